@@ -1,0 +1,82 @@
+// Package contract holds the names and numbers that the server and the
+// infrastructure that deploys it must agree on: ports, paths, configuration
+// keys the stack sets, and the CloudWatch metric the autoscaler tracks.
+//
+// It imports nothing, so the Pulumi program can depend on it without pulling
+// the server in, and the server can depend on it without pulling Pulumi in.
+package contract
+
+// Ports the server listens on inside its container.
+const (
+	// Port serves the WebSocket endpoint and the health checks; the load
+	// balancer's target group forwards here.
+	Port = 8080
+	// AdminPort serves Prometheus metrics and pprof. It is never routed by the
+	// load balancer.
+	AdminPort = 9090
+)
+
+// HTTP paths.
+const (
+	// WebSocketPath is where clients upgrade.
+	WebSocketPath = "/wss"
+	// RootPath answers 200 while the server accepts connections; the target
+	// group's health check uses it, as in the seed.
+	RootPath = "/"
+	// HealthPath answers 200 while healthy and 503 once draining; the
+	// container health check uses it.
+	HealthPath = "/health"
+)
+
+// CloudWatch Embedded Metric Format names. Every task writes one EMF record
+// per interval to stdout; the awslogs driver ships it and CloudWatch turns it
+// into metrics, so no AWS SDK is linked into the server.
+const (
+	// MetricNamespace is the CloudWatch namespace of the server's metrics.
+	MetricNamespace = "WebSocketService"
+	// MetricConnections is the number of open WebSocket connections on one
+	// task at the moment of the record. Averaged across tasks it is the
+	// autoscaling signal.
+	MetricConnections = "LiveConnections"
+	// MetricDimension names the dimension whose value is the ECS service
+	// name, so that target tracking averages over every task of a service.
+	MetricDimension = "ServiceName"
+)
+
+// Environment variables the stack sets on the container.
+const (
+	// EnvMetricService carries the value of MetricDimension.
+	EnvMetricService = "METRICS_SERVICE_NAME"
+	// EnvPingInterval is the keepalive interval; the stack derives the load
+	// balancer's idle timeout from the same value.
+	EnvPingInterval = "PING_INTERVAL"
+	// EnvDrainDelay and EnvDrainSpread shape shutdown; the stack sets the
+	// target group's deregistration delay from them.
+	EnvDrainDelay  = "DRAIN_DELAY"
+	EnvDrainSpread = "DRAIN_SPREAD"
+	// EnvShutdownTimeout bounds the whole shutdown; it must stay below the
+	// container's stopTimeout.
+	EnvShutdownTimeout = "SHUTDOWN_TIMEOUT"
+	// EnvAllowedOrigins lists browser origins allowed to connect.
+	EnvAllowedOrigins = "ALLOWED_ORIGINS"
+	// EnvLogFormat selects json or text logs.
+	EnvLogFormat = "LOG_FORMAT"
+)
+
+// Defaults that both sides reason about.
+const (
+	// DefaultPingIntervalSeconds sits well inside the ALB's default 60 s
+	// idle timeout so that an idle connection is never cut by the balancer.
+	DefaultPingIntervalSeconds = 20
+	// DefaultDrainDelaySeconds is how long the server keeps serving after
+	// SIGTERM with /health at 503 before it starts closing clients.
+	DefaultDrainDelaySeconds = 5
+	// DefaultDrainSpreadSeconds is the window over which clients are closed
+	// with 1001, so that their reconnects do not arrive at once.
+	DefaultDrainSpreadSeconds = 30
+	// DefaultShutdownTimeoutSeconds bounds shutdown; ECS's stopTimeout
+	// maximum is 120 s and the stack sets it to 120.
+	DefaultShutdownTimeoutSeconds = 60
+	// StopTimeoutSeconds is the container stopTimeout the stack sets.
+	StopTimeoutSeconds = 120
+)
