@@ -1,0 +1,54 @@
+# Every target works on a fresh clone. `make test` is what CI runs.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+
+GO            ?= go
+STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+ACTIONLINT    := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+FUZZTIME      ?= 5s
+SERVER_PKGS   := ./server/...
+INFRA_PKGS    := . ./stack/... ./policy/...
+
+.PHONY: run test test-server test-infra fuzz compat lint bench build
+
+## run: the server on localhost:8080, in memory, readable logs
+run:
+	$(GO) run ./server/cmd/wsserver -log-format text
+
+## build: the server and load generator for this machine, into bin/
+build:
+	$(GO) build -trimpath -o bin/ ./server/cmd/...
+
+## test: every test; installs nothing it can't find, and says so
+test: lint test-server test-infra fuzz compat
+
+test-server:
+	$(GO) test -race -count=1 $(SERVER_PKGS)
+
+test-infra:
+	@if ls stack/*.go >/dev/null 2>&1; then $(GO) test -count=1 $(INFRA_PKGS); fi
+
+## fuzz: each fuzz target for FUZZTIME
+fuzz:
+	@for pkg in $$($(GO) list $(SERVER_PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+## compat: third-party clients (npm ws, wscat) against a real server
+compat:
+	@command -v npm >/dev/null || { echo "make compat needs node and npm (apt-get install -y nodejs npm)"; exit 1; }
+	cd server/testdata/compat && npm ci --no-audit --no-fund --loglevel=error
+	$(GO) test -count=1 -run TestThirdPartyClients -tags compat ./server/transport/
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	@if ls .github/workflows/*.yml >/dev/null 2>&1; then $(GO) run $(ACTIONLINT) .github/workflows/*.yml; fi
+
+## bench: the benchmark report, bench/REPORT.md
+bench:
+	bash bench/run.sh

@@ -1,0 +1,185 @@
+// Package app assembles the server from its parts and runs it through its
+// life: listen, serve, and on the stop signal drain in three phases.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/wsfargate/websocket-service/server/config"
+	"github.com/wsfargate/websocket-service/server/contract"
+	"github.com/wsfargate/websocket-service/server/hub"
+	"github.com/wsfargate/websocket-service/server/metrics"
+	"github.com/wsfargate/websocket-service/server/transport"
+)
+
+// Exit statuses.
+const (
+	ExitOK     = 0
+	ExitFailed = 1
+	ExitConfig = 2
+)
+
+// Main runs the wsserver command: it returns the process exit status. stop
+// ends when the process is asked to stop (SIGTERM, SIGINT); that starts the
+// drain. args exclude the program name.
+func Main(stop context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
+	healthcheck := len(args) > 0 && (args[0] == "-healthcheck" || args[0] == "--healthcheck")
+	if healthcheck {
+		args = args[1:]
+	}
+	cfg, err := config.Load(lookup, args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return ExitConfig
+	}
+	if healthcheck {
+		return probe(stop, cfg.Addr, stderr)
+	}
+	logger := cfg.Logger(stderr)
+	if err := Run(stop, cfg, logger, stdout); err != nil {
+		logger.Error("server stopped with an error", "err", err)
+		return ExitFailed
+	}
+	return ExitOK
+}
+
+// Run serves until stop ends, then drains: it reports unhealthy and refuses
+// upgrades at once, keeps its clients for DRAIN_DELAY while the load
+// balancer stops routing here, closes them with 1001 spread over
+// DRAIN_SPREAD, and returns. The whole drain is bounded by SHUTDOWN_TIMEOUT.
+// EMF lines go to emf.
+func Run(stop context.Context, cfg *config.Config, logger *slog.Logger, emf io.Writer) error {
+	m := metrics.New()
+	log := hub.NewLog(max(cfg.HistorySize, cfg.SendQueue+1), hub.StartOffset(time.Now()))
+	srv := transport.New(cfg, log, log, m, logger)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on ADDR %s: %w", cfg.Addr, err)
+	}
+	public := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		// No ReadTimeout or WriteTimeout: they would also bound upgraded
+		// connections, which live for hours. The WebSocket layer has its
+		// own write and ping timeouts.
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	}
+	servers := []*http.Server{public}
+	listeners := []net.Listener{ln}
+	if cfg.AdminAddr != "" {
+		aln, err := net.Listen("tcp", cfg.AdminAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on ADMIN_ADDR %s: %w", cfg.AdminAddr, err)
+		}
+		servers = append(servers, &http.Server{Handler: adminHandler(m), ReadHeaderTimeout: cfg.ReadHeaderTimeout})
+		listeners = append(listeners, aln)
+		logger.Info("admin listening", "addr", aln.Addr().String())
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	serveErr := make(chan error, len(servers))
+	for i, hs := range servers {
+		go func() {
+			if err := hs.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- err
+			}
+		}()
+	}
+	go srv.Run(ctx)
+	if cfg.EMFInterval > 0 {
+		go func() {
+			if err := metrics.RunEMF(ctx, emf, cfg.EMFInterval, cfg.MetricService, srv.Connections); err != nil {
+				logger.Error("EMF output failed", "err", err)
+			}
+		}()
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "websocket", "ws://"+ln.Addr().String()+contract.WebSocketPath)
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-stop.Done():
+	}
+
+	started := time.Now()
+	srv.StartDraining()
+	logger.Info("draining: health checks now fail and upgrades are refused",
+		"connections", srv.Connections(), "drain_delay", cfg.DrainDelay.String(), "drain_spread", cfg.DrainSpread.String())
+	shutdown, cancelShutdown := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancelShutdown()
+
+	var errs []error
+	select {
+	case <-time.After(cfg.DrainDelay):
+	case err := <-serveErr:
+		errs = append(errs, fmt.Errorf("serve: %w", err))
+	}
+	if err := srv.CloseAll(shutdown, cfg.DrainSpread); err != nil {
+		errs = append(errs, err)
+	}
+	for _, hs := range servers {
+		if err := hs.Shutdown(shutdown); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	logger.Info("stopped", "took", time.Since(started).Round(time.Millisecond).String())
+	return errors.Join(errs...)
+}
+
+func adminHandler(m *metrics.Metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// probe asks the local server's health endpoint, for container health
+// checks in an image that has no shell or curl.
+func probe(ctx context.Context, addr string, stderr io.Writer) int {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		fmt.Fprintln(stderr, "healthcheck:", err)
+		return ExitFailed
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	url := "http://" + net.JoinHostPort("127.0.0.1", port) + contract.HealthPath
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "healthcheck:", err)
+		return ExitFailed
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintln(stderr, "healthcheck:", err)
+		return ExitFailed
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(stderr, "healthcheck:", url, "answered", resp.Status)
+		return ExitFailed
+	}
+	return ExitOK
+}

@@ -1,0 +1,299 @@
+// Package config reads and validates the server's settings. Every setting is
+// an environment variable that a command-line flag of the same name (lower
+// case, dashes) may override. Validation happens once, at start: a bad value
+// is reported with its key and what the key accepts.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wsfargate/websocket-service/server/contract"
+)
+
+// Config holds every setting of the server.
+type Config struct {
+	Addr              string
+	AdminAddr         string
+	LogFormat         string
+	LogLevel          slog.Level
+	PingInterval      time.Duration
+	PingTimeout       time.Duration
+	WriteTimeout      time.Duration
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
+	MaxMessageBytes   int64
+	SendQueue         int
+	RateLimit         float64
+	RateBurst         int
+	MaxConnections    int
+	AllowedOrigins    []string
+	HistorySize       int
+	DrainDelay        time.Duration
+	DrainSpread       time.Duration
+	ShutdownTimeout   time.Duration
+	EMFInterval       time.Duration
+	MetricService     string
+}
+
+// Key describes one setting: its environment variable, default and meaning.
+type Key struct {
+	Name    string
+	Default string
+	Help    string
+	set     func(c *Config, v string) error
+}
+
+// Flag is the command-line flag that overrides the key.
+func (k Key) Flag() string { return strings.ReplaceAll(strings.ToLower(k.Name), "_", "-") }
+
+func sec(n int) string { return (time.Duration(n) * time.Second).String() }
+
+// Keys lists every setting in the order the README documents them.
+func Keys() []Key {
+	return []Key{
+		{"ADDR", fmt.Sprintf(":%d", contract.Port), "Listen address for WebSocket upgrades (" + contract.WebSocketPath + ") and health checks.", addr(func(c *Config) *string { return &c.Addr })},
+		{"ADMIN_ADDR", fmt.Sprintf(":%d", contract.AdminPort), "Listen address for /metrics (Prometheus) and /debug/pprof; empty turns it off. Never routed by the load balancer.", optionalAddr(func(c *Config) *string { return &c.AdminAddr })},
+		{"LOG_FORMAT", "json", "Log format: json or text.", oneOf(func(c *Config) *string { return &c.LogFormat }, "json", "text")},
+		{"LOG_LEVEL", "info", "Minimum log level: debug, info, warn or error.", level},
+		{contract.EnvPingInterval, sec(contract.DefaultPingIntervalSeconds), "How often each client is pinged; keep it well inside the load balancer's idle timeout.", positiveDuration(func(c *Config) *time.Duration { return &c.PingInterval })},
+		{"PING_TIMEOUT", "10s", "How long a client has to answer a ping before it is disconnected.", positiveDuration(func(c *Config) *time.Duration { return &c.PingTimeout })},
+		{"WRITE_TIMEOUT", "10s", "How long one write to a client may block before the client is evicted as a slow consumer.", positiveDuration(func(c *Config) *time.Duration { return &c.WriteTimeout })},
+		{"READ_HEADER_TIMEOUT", "5s", "How long a client may take to send the HTTP request headers.", positiveDuration(func(c *Config) *time.Duration { return &c.ReadHeaderTimeout })},
+		{"IDLE_TIMEOUT", "60s", "How long an idle keep-alive HTTP connection (not a WebSocket) stays open.", positiveDuration(func(c *Config) *time.Duration { return &c.IdleTimeout })},
+		{"MAX_MESSAGE_BYTES", "65536", "Largest message a client may send; larger closes the connection with 1009.", intRange(func(c *Config) *int64 { return &c.MaxMessageBytes }, 16, 16<<20)},
+		{"SEND_QUEUE", "256", "Messages that may wait for one client; a client further behind is evicted as a slow consumer.", intField(func(c *Config) *int { return &c.SendQueue }, 1, 1<<20)},
+		{"RATE_LIMIT", "50", "Messages per second one client may send, sustained (token bucket); 0 turns the limit off.", nonNegativeFloat(func(c *Config) *float64 { return &c.RateLimit })},
+		{"RATE_BURST", "100", "Token bucket size: messages a client may send at once above RATE_LIMIT.", intField(func(c *Config) *int { return &c.RateBurst }, 1, 1<<20)},
+		{"MAX_CONNECTIONS", "50000", "Open WebSockets this process accepts; beyond it upgrades get 503.", intField(func(c *Config) *int { return &c.MaxConnections }, 1, 10_000_000)},
+		{contract.EnvAllowedOrigins, "", "Comma-separated origin host patterns (path.Match syntax, e.g. example.com,*.example.com) allowed besides the request's own host. Clients that send no Origin (non-browsers) are always allowed.", origins},
+		{"HISTORY_SIZE", "1024", "Recent messages kept in memory so a reconnecting client can resume from its last offset.", intField(func(c *Config) *int { return &c.HistorySize }, 1, 1<<24)},
+		{contract.EnvDrainDelay, sec(contract.DefaultDrainDelaySeconds), "After SIGTERM, how long the server keeps its clients while reporting unhealthy, so the load balancer stops routing to it.", nonNegativeDuration(func(c *Config) *time.Duration { return &c.DrainDelay })},
+		{contract.EnvDrainSpread, sec(contract.DefaultDrainSpreadSeconds), "Window over which clients are then closed with 1001, so their reconnects do not arrive at once.", nonNegativeDuration(func(c *Config) *time.Duration { return &c.DrainSpread })},
+		{contract.EnvShutdownTimeout, sec(contract.DefaultShutdownTimeoutSeconds), "Upper bound for the whole shutdown; must exceed DRAIN_DELAY + DRAIN_SPREAD and stay below the container's stopTimeout (120s).", positiveDuration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+		{"EMF_INTERVAL", "60s", "How often a CloudWatch Embedded Metric Format line with the live connection count is written to stdout; 0 turns it off.", nonNegativeDuration(func(c *Config) *time.Duration { return &c.EMFInterval })},
+		{contract.EnvMetricService, "websocket-service", "Value of the " + contract.MetricDimension + " dimension on the EMF metrics; the stack sets the ECS service name.", nonEmpty(func(c *Config) *string { return &c.MetricService })},
+	}
+}
+
+// Error reports a setting that cannot be used.
+type Error struct {
+	Key    string
+	Value  string
+	Reason string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("config: %s=%q: %s", e.Key, e.Value, e.Reason)
+}
+
+// Load reads the settings from the environment (through lookup) and then the
+// command-line args, which override it. It returns flag.ErrHelp for -h.
+func Load(lookup func(string) (string, bool), args []string, usage io.Writer) (*Config, error) {
+	keys := Keys()
+	values := make(map[string]string, len(keys))
+	for _, k := range keys {
+		values[k.Name] = k.Default
+		if v, ok := lookup(k.Name); ok {
+			values[k.Name] = v
+		}
+	}
+	fs := flag.NewFlagSet("wsserver", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	for _, k := range keys {
+		fs.Func(k.Flag(), k.Help+" (env "+k.Name+", default "+strconv.Quote(k.Default)+")", func(v string) error {
+			values[k.Name] = v
+			return nil
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("config: unexpected argument %q", fs.Arg(0))
+	}
+	c := &Config{}
+	for _, k := range keys {
+		v := strings.TrimSpace(values[k.Name])
+		if err := k.set(c, v); err != nil {
+			return nil, &Error{Key: k.Name, Value: values[k.Name], Reason: err.Error()}
+		}
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Config) validate() error {
+	if c.PingTimeout >= c.PingInterval {
+		return &Error{Key: "PING_TIMEOUT", Value: c.PingTimeout.String(), Reason: "must be shorter than " + contract.EnvPingInterval + " (" + c.PingInterval.String() + ")"}
+	}
+	if drain := c.DrainDelay + c.DrainSpread; c.ShutdownTimeout <= drain {
+		return &Error{Key: contract.EnvShutdownTimeout, Value: c.ShutdownTimeout.String(), Reason: "must exceed DRAIN_DELAY + DRAIN_SPREAD (" + drain.String() + ")"}
+	}
+	if c.ShutdownTimeout >= contract.StopTimeoutSeconds*time.Second {
+		return &Error{Key: contract.EnvShutdownTimeout, Value: c.ShutdownTimeout.String(), Reason: fmt.Sprintf("must stay below ECS's stopTimeout of %ds", contract.StopTimeoutSeconds)}
+	}
+	if c.AdminAddr != "" && c.AdminAddr == c.Addr {
+		return &Error{Key: "ADMIN_ADDR", Value: c.AdminAddr, Reason: "must differ from ADDR"}
+	}
+	return nil
+}
+
+// Logger builds the process logger the settings ask for.
+func (c *Config) Logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func addr(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if _, port, err := net.SplitHostPort(v); err != nil {
+			return errors.New("want host:port, e.g. :8080 or 127.0.0.1:8080")
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return errors.New("port must be a number from 0 to 65535")
+		}
+		*field(c) = v
+		return nil
+	}
+}
+
+func optionalAddr(field func(*Config) *string) func(*Config, string) error {
+	required := addr(field)
+	return func(c *Config, v string) error {
+		if v == "" {
+			*field(c) = ""
+			return nil
+		}
+		return required(c, v)
+	}
+}
+
+func oneOf(field func(*Config) *string, allowed ...string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		for _, a := range allowed {
+			if v == a {
+				*field(c) = v
+				return nil
+			}
+		}
+		return fmt.Errorf("want one of %s", strings.Join(allowed, ", "))
+	}
+}
+
+func level(c *Config, v string) error {
+	if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+		return errors.New("want debug, info, warn or error")
+	}
+	return nil
+}
+
+func duration(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, errors.New("want a duration such as 500ms, 20s or 2m")
+	}
+	return d, nil
+}
+
+func positiveDuration(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := duration(v)
+		if err != nil {
+			return err
+		}
+		if d <= 0 {
+			return errors.New("must be greater than zero")
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func nonNegativeDuration(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := duration(v)
+		if err != nil {
+			return err
+		}
+		if d < 0 {
+			return errors.New("must not be negative")
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func intRange(field func(*Config) *int64, lo, hi int64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("want a whole number from %d to %d", lo, hi)
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func intField(field func(*Config) *int, lo, hi int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		var n int64
+		err := intRange(func(*Config) *int64 { return &n }, int64(lo), int64(hi))(c, v)
+		*field(c) = int(n)
+		return err
+	}
+}
+
+func nonNegativeFloat(field func(*Config) *float64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || f != f || f > 1e9 {
+			return errors.New("want a number from 0 to 1e9")
+		}
+		*field(c) = f
+		return nil
+	}
+}
+
+func nonEmpty(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if v == "" {
+			return errors.New("must not be empty")
+		}
+		*field(c) = v
+		return nil
+	}
+}
+
+func origins(c *Config, v string) error {
+	c.AllowedOrigins = nil
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if p == "*" {
+			return errors.New(`"*" would let any web page connect with its visitors' cookies; list the origins instead`)
+		}
+		if _, err := path.Match(p, ""); err != nil {
+			return fmt.Errorf("pattern %q: %w", p, err)
+		}
+		if strings.Contains(p, "://") {
+			return fmt.Errorf("pattern %q: give the host (e.g. example.com), not a URL", p)
+		}
+		c.AllowedOrigins = append(c.AllowedOrigins, p)
+	}
+	return nil
+}

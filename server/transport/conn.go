@@ -1,0 +1,262 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/wsfargate/websocket-service/server/hub"
+	"github.com/wsfargate/websocket-service/server/protocol"
+)
+
+// statusNoFrame is recorded when a connection ends without a close frame
+// from either side (peer vanished, ping or write timed out). It is the code
+// RFC 6455 reserves for exactly that and never sent on the wire.
+const statusNoFrame = websocket.StatusAbnormalClosure
+
+// batchSize bounds how many broadcasts a writer takes from the log per
+// wake-up; the array lives on the writer's stack.
+const batchSize = 16
+
+// client is one WebSocket connection. Its HTTP handler goroutine reads; one
+// more goroutine writes everything the log holds beyond its cursor.
+type client struct {
+	srv    *Server
+	conn   *websocket.Conn
+	cursor uint64 // next offset to write; owned by the writer
+	opened time.Time
+	logger *slog.Logger
+
+	// closeCode is the code the server closed with, 0 until it decides to.
+	closeCode   atomic.Int32
+	closeReason atomic.Pointer[string]
+	received    atomic.Int64
+	delivered   atomic.Int64
+}
+
+// serve runs the connection until either side ends it.
+func (c *client) serve(ctx context.Context, resume bool) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c.logger.Info("connection opened", "resume", resume)
+
+	if err := c.write(ctx, protocol.Hello()); err != nil {
+		c.finish(err)
+		return
+	}
+	if resume {
+		c.checkResume(ctx)
+	}
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.writeLoop(ctx)
+	}()
+	err := c.readLoop(ctx)
+	cancel()
+	<-done
+	c.finish(err)
+}
+
+// checkResume tells a resuming client whether its offset is still in
+// history. If not, it starts from the live head with an explicit
+// recovery_failed frame rather than a silent gap.
+func (c *client) checkResume(ctx context.Context) {
+	s := c.srv
+	var none [0]hub.Entry
+	_, behind, res, _ := s.log.Read(c.cursor, none[:])
+	if res == hub.Ready {
+		s.metrics.ResumedMessages.Add(float64(behind))
+		return
+	}
+	s.metrics.FailedRecoveries.Inc()
+	c.cursor = s.log.Head()
+	detail := "the offset is older than the server's history; messages since it cannot be recovered, continuing with live messages"
+	if res == hub.Unknown {
+		detail = "the offset was not issued by this server's history; messages since it cannot be recovered, continuing with live messages"
+	}
+	_ = c.write(ctx, protocol.EncodeError(protocol.CodeRecoveryFailed, detail))
+}
+
+// write sends one frame with the write timeout.
+func (c *client) write(ctx context.Context, frame []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, c.srv.cfg.WriteTimeout)
+	defer cancel()
+	return c.conn.Write(ctx, websocket.MessageText, frame)
+}
+
+// close ends the connection with a close frame, recording why. Only the
+// first decision counts.
+func (c *client) close(code websocket.StatusCode, reason string) {
+	if c.closeCode.CompareAndSwap(0, int32(code)) {
+		c.closeReason.Store(&reason)
+	}
+	_ = c.conn.Close(code, reason)
+}
+
+// drop ends the connection without a close frame, for peers that can no
+// longer receive one.
+func (c *client) drop(reason string) {
+	if c.closeCode.CompareAndSwap(0, int32(statusNoFrame)) {
+		c.closeReason.Store(&reason)
+	}
+	_ = c.conn.CloseNow()
+}
+
+func (c *client) readLoop(ctx context.Context) error {
+	s := c.srv
+	var limiter *rate.Limiter
+	if s.cfg.RateLimit > 0 {
+		limiter = rate.NewLimiter(rate.Limit(s.cfg.RateLimit), s.cfg.RateBurst)
+	}
+	strikes := 0
+	for {
+		typ, data, err := c.conn.Read(ctx)
+		if err != nil {
+			if errors.Is(err, websocket.ErrMessageTooBig) {
+				s.metrics.InvalidMessages.WithLabelValues("too_big").Inc()
+				// The library has already sent the 1009 close frame.
+				if c.closeCode.CompareAndSwap(0, int32(websocket.StatusMessageTooBig)) {
+					reason := "message larger than MAX_MESSAGE_BYTES"
+					c.closeReason.Store(&reason)
+				}
+			}
+			return err
+		}
+		if typ != websocket.MessageText {
+			s.metrics.InvalidMessages.WithLabelValues("binary").Inc()
+			c.close(websocket.StatusUnsupportedData, protocol.ReasonBinary)
+			return nil
+		}
+		if limiter != nil && !limiter.Allow() {
+			s.metrics.InvalidMessages.WithLabelValues("rate_limited").Inc()
+			// A client that keeps sending into an empty bucket for a whole
+			// burst's worth of messages is not slowing down: close it.
+			if strikes++; strikes > s.cfg.RateBurst {
+				c.close(websocket.StatusPolicyViolation, protocol.ReasonRateLimited)
+				return nil
+			}
+			if err := c.write(ctx, protocol.EncodeError(protocol.CodeRateLimited, "message dropped: over the per-connection rate limit; slow down")); err != nil {
+				return err
+			}
+			continue
+		}
+		strikes = 0
+		payload, err := protocol.ParseMessage(data)
+		if err != nil {
+			s.metrics.InvalidMessages.WithLabelValues("invalid_json").Inc()
+			if err := c.write(ctx, protocol.EncodeError(protocol.CodeInvalidJSON, err.Error())); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := s.pub.Publish(ctx, payload); err != nil {
+			c.logger.Warn("publish failed", "err", err)
+			if err := c.write(ctx, protocol.EncodeError(protocol.CodeUnavailable, "message not accepted: "+err.Error())); err != nil {
+				return err
+			}
+			continue
+		}
+		c.received.Add(1)
+		s.metrics.MessagesIn.Inc()
+	}
+}
+
+func (c *client) writeLoop(ctx context.Context) {
+	s := c.srv
+	var buf [batchSize]hub.Entry
+	ping := s.ping.wait()
+	for {
+		batch, behind, res, wake := s.log.Read(c.cursor, buf[:0])
+		switch {
+		case res != hub.Ready || behind > uint64(s.cfg.SendQueue):
+			s.metrics.Evictions.WithLabelValues("queue_full").Inc()
+			c.close(websocket.StatusPolicyViolation, protocol.ReasonSlowConsumer)
+			return
+		case len(batch) == 0:
+			select {
+			case <-ctx.Done():
+				return
+			case <-wake:
+			case <-ping:
+				ping = s.ping.wait()
+				go c.keepalive(ctx)
+			}
+			continue
+		}
+		if err := c.writeBatch(ctx, batch); err != nil {
+			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				s.metrics.Evictions.WithLabelValues("write_timeout").Inc()
+				c.drop("slow consumer: write timed out")
+			}
+			return
+		}
+		c.cursor = batch[len(batch)-1].Offset + 1
+		c.delivered.Add(int64(len(batch)))
+		s.metrics.ObserveDelivery(len(batch), batch[0].At)
+		clear(buf[:])
+		select {
+		case <-ping:
+			ping = s.ping.wait()
+			go c.keepalive(ctx)
+		default:
+		}
+	}
+}
+
+// writeBatch writes the frames under one deadline, so that a client whose
+// socket stays full for WRITE_TIMEOUT is evicted.
+func (c *client) writeBatch(ctx context.Context, batch []hub.Entry) error {
+	ctx, cancel := context.WithTimeout(ctx, c.srv.cfg.WriteTimeout)
+	defer cancel()
+	for i := range batch {
+		if err := c.conn.Write(ctx, websocket.MessageText, batch[i].Frame); err != nil {
+			if ctx.Err() != nil {
+				return context.DeadlineExceeded
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// keepalive pings once and drops the peer if no pong arrives in time.
+func (c *client) keepalive(ctx context.Context) {
+	pctx, cancel := context.WithTimeout(ctx, c.srv.cfg.PingTimeout)
+	defer cancel()
+	if err := c.conn.Ping(pctx); err != nil && ctx.Err() == nil {
+		c.drop("ping timeout: no pong within PING_TIMEOUT")
+	}
+}
+
+// finish records how the connection ended.
+func (c *client) finish(err error) {
+	_ = c.conn.CloseNow()
+	code := websocket.StatusCode(c.closeCode.Load())
+	reason := ""
+	if p := c.closeReason.Load(); p != nil {
+		reason = *p
+	}
+	by := "server"
+	if code == 0 {
+		by = "client"
+		code = websocket.CloseStatus(err)
+		if code == -1 {
+			code = statusNoFrame
+		}
+		var ce websocket.CloseError
+		if errors.As(err, &ce) {
+			reason = ce.Reason
+		}
+	}
+	c.srv.metrics.ObserveClose(int(code))
+	c.logger.Info("connection closed", "code", int(code), "reason", reason, "by", by,
+		"duration", time.Since(c.opened).Round(time.Millisecond).String(),
+		"received", c.received.Load(), "delivered", c.delivered.Load())
+}

@@ -1,0 +1,157 @@
+package transport_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/wsfargate/websocket-service/server/config"
+	"github.com/wsfargate/websocket-service/server/hub"
+	"github.com/wsfargate/websocket-service/server/metrics"
+	"github.com/wsfargate/websocket-service/server/transport"
+)
+
+// testServer is a transport.Server on a loopback listener.
+type testServer struct {
+	*transport.Server
+	URL     string // ws://127.0.0.1:port/wss
+	HTTP    string // http://127.0.0.1:port
+	Metrics *metrics.Metrics
+	Log     *hub.Log
+}
+
+func defaultConfig(t testing.TB) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(func(string) (string, bool) { return "", false }, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// start runs a server with the default config as changed by tune.
+func start(t testing.TB, tune func(*config.Config)) *testServer {
+	t.Helper()
+	cfg := defaultConfig(t)
+	if tune != nil {
+		tune(cfg)
+	}
+	m := metrics.New()
+	log := hub.NewLog(max(cfg.HistorySize, cfg.SendQueue+1), hub.StartOffset(time.Now()))
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := transport.New(cfg, log, log, m, logger)
+	hs := httptest.NewServer(srv.Handler())
+	ctx, cancel := context.WithCancel(context.Background())
+	go srv.Run(ctx)
+	t.Cleanup(func() {
+		cancel()
+		hs.CloseClientConnections()
+		hs.Close()
+	})
+	return &testServer{
+		Server:  srv,
+		URL:     "ws" + strings.TrimPrefix(hs.URL, "http") + "/wss",
+		HTTP:    hs.URL,
+		Metrics: m,
+		Log:     log,
+	}
+}
+
+func testContext(t testing.TB, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// dial connects and consumes the greeting.
+func dial(t testing.TB, ctx context.Context, url string) *websocket.Conn {
+	t.Helper()
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	c.SetReadLimit(1 << 22)
+	t.Cleanup(func() { c.CloseNow() })
+	if got := readFrame(t, ctx, c); got["connection"] != "ok" {
+		t.Fatalf("greeting = %v, want connection ok", got)
+	}
+	return c
+}
+
+func readFrame(t testing.TB, ctx context.Context, c *websocket.Conn) map[string]any {
+	t.Helper()
+	typ, b, err := c.Read(ctx)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if typ != websocket.MessageText {
+		t.Fatalf("frame type %v, want text", typ)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("frame %q is not JSON: %v", b, err)
+	}
+	return m
+}
+
+func send(t testing.TB, ctx context.Context, c *websocket.Conn, s string) {
+	t.Helper()
+	if err := c.Write(ctx, websocket.MessageText, []byte(s)); err != nil {
+		t.Fatalf("write %q: %v", s, err)
+	}
+}
+
+// closeStatus reads until the connection ends and returns its close error.
+func closeStatus(t testing.TB, ctx context.Context, c *websocket.Conn) (websocket.StatusCode, string) {
+	t.Helper()
+	for {
+		_, _, err := c.Read(ctx)
+		if err == nil {
+			continue
+		}
+		var ce websocket.CloseError
+		if errors.As(err, &ce) {
+			return ce.Code, ce.Reason
+		}
+		return websocket.CloseStatus(err), err.Error()
+	}
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func get(t testing.TB, url string, header http.Header) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}

@@ -1,0 +1,213 @@
+// Package transport speaks WebSocket to clients: it upgrades requests,
+// enforces the per-connection limits, feeds valid messages to the publisher
+// and writes every broadcast in the log to every client. It also answers the
+// load balancer's health checks and runs the drain on shutdown.
+package transport
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/wsfargate/websocket-service/server/config"
+	"github.com/wsfargate/websocket-service/server/contract"
+	"github.com/wsfargate/websocket-service/server/hub"
+	"github.com/wsfargate/websocket-service/server/metrics"
+	"github.com/wsfargate/websocket-service/server/protocol"
+)
+
+// Publisher takes a client's message for broadcast. A nil error means the
+// message is accepted and will reach the log; an error means it never will.
+type Publisher interface {
+	Publish(ctx context.Context, payload json.RawMessage) error
+}
+
+// Server serves WebSocket clients and health checks.
+type Server struct {
+	cfg     *config.Config
+	log     *hub.Log
+	pub     Publisher
+	metrics *metrics.Metrics
+	logger  *slog.Logger
+
+	draining atomic.Bool
+	nextID   atomic.Uint64
+	open     atomic.Int64 // reserved slots: connections being upgraded or open
+	ping     *beacon
+
+	mu      sync.Mutex
+	clients map[*client]struct{}
+	gone    chan struct{} // closed when the last client leaves while draining
+}
+
+// New returns a server that delivers the entries of log to its clients and
+// hands their messages to pub.
+func New(cfg *config.Config, log *hub.Log, pub Publisher, m *metrics.Metrics, logger *slog.Logger) *Server {
+	return &Server{
+		cfg:     cfg,
+		log:     log,
+		pub:     pub,
+		metrics: m,
+		logger:  logger,
+		ping:    newBeacon(),
+		clients: make(map[*client]struct{}),
+	}
+}
+
+// Handler routes the public listener: the WebSocket endpoint and the health
+// checks. Anything else is 404.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+contract.WebSocketPath, s.serveWebSocket)
+	mux.HandleFunc("GET "+contract.HealthPath, s.serveHealth)
+	mux.HandleFunc("GET "+contract.RootPath+"{$}", s.serveHealth)
+	return mux
+}
+
+// Connections returns the number of open WebSocket connections.
+func (s *Server) Connections() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return int64(len(s.clients))
+}
+
+// Run pings every client each PING_INTERVAL until ctx ends.
+func (s *Server) Run(ctx context.Context) {
+	t := time.NewTicker(s.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.ping.fire()
+		}
+	}
+}
+
+func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if s.draining.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("draining\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// refuse answers an upgrade the server will not take.
+func (s *Server) refuse(w http.ResponseWriter, status int, reason, msg string) {
+	s.metrics.Rejected.WithLabelValues(reason).Inc()
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	w.Header().Set("Connection", "close")
+	http.Error(w, msg, status)
+}
+
+func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		s.refuse(w, http.StatusServiceUnavailable, "draining", "server is shutting down; reconnect to reach another instance")
+		return
+	}
+	cursor := s.log.Head()
+	resume := false
+	if v := r.URL.Query().Get("since"); v != "" {
+		since, err := protocol.ParseOffset(v)
+		if err != nil {
+			s.refuse(w, http.StatusBadRequest, "bad_request", "since: "+err.Error())
+			return
+		}
+		cursor, resume = since+1, true
+	}
+	if s.open.Add(1) > int64(s.cfg.MaxConnections) {
+		s.open.Add(-1)
+		s.refuse(w, http.StatusServiceUnavailable, "capacity", protocol.ReasonOverCapacity)
+		return
+	}
+	defer s.open.Add(-1)
+
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		OriginPatterns: s.cfg.AllowedOrigins,
+		// Broadcast frames are encoded once and shared; per-connection
+		// compression would re-encode each for every client.
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		// Accept has already answered (403 for a foreign origin, 426 for a
+		// plain GET).
+		s.metrics.Rejected.WithLabelValues("handshake").Inc()
+		s.logger.Debug("upgrade refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
+		return
+	}
+	conn.SetReadLimit(s.cfg.MaxMessageBytes)
+
+	id := s.nextID.Add(1)
+	c := &client{
+		srv:    s,
+		conn:   conn,
+		cursor: cursor,
+		opened: time.Now(),
+		logger: s.logger.With("conn", id, "remote", r.RemoteAddr, "forwarded_for", r.Header.Get("X-Forwarded-For")),
+	}
+	if !s.add(c) {
+		// Draining began while this upgrade was in flight.
+		_ = conn.Close(websocket.StatusGoingAway, protocol.ReasonShutdown)
+		return
+	}
+	defer s.remove(c)
+	c.serve(r.Context(), resume)
+}
+
+func (s *Server) add(c *client) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining.Load() {
+		return false
+	}
+	s.clients[c] = struct{}{}
+	s.metrics.Connections.Set(float64(len(s.clients)))
+	s.metrics.Accepted.Inc()
+	return true
+}
+
+func (s *Server) remove(c *client) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.clients, c)
+	s.metrics.Connections.Set(float64(len(s.clients)))
+	if len(s.clients) == 0 && s.gone != nil {
+		close(s.gone)
+		s.gone = nil
+	}
+}
+
+// beacon wakes every waiting goroutine at once: fire closes the channel they
+// wait on and puts a fresh one in its place. One shared ticker and a beacon
+// cost far less than a timer per connection.
+type beacon struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newBeacon() *beacon { return &beacon{ch: make(chan struct{})} }
+
+func (b *beacon) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ch
+}
+
+func (b *beacon) fire() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	close(b.ch)
+	b.ch = make(chan struct{})
+}
