@@ -50,7 +50,7 @@ var modernViewerTLS = []string{"TLSv1.2_2021", "TLSv1.2_2025", "TLSv1.3_2025"}
 
 var cfr4 = Rule{
 	ID:          "AwsSolutions-CFR4",
-	Description: "CloudFront viewer connections use a custom certificate with minimum protocol TLSv1.2_2021 or newer (the default *.cloudfront.net certificate allows TLSv1).",
+	Description: "CloudFront viewers connect with a custom SNI certificate and minimum protocol TLSv1.2_2021 or newer (the default *.cloudfront.net certificate admits TLSv1).",
 	Types:       []string{distributionType},
 	check: func(g *graph) []Finding {
 		f := &finder{g: g, rule: "AwsSolutions-CFR4"}
@@ -61,12 +61,14 @@ var cfr4 = Rule{
 				continue
 			}
 			m, _ := vc.(map[string]any)
-			if isTrue(m["cloudfrontDefaultCertificate"]) || m == nil {
-				f.add(r, "viewers use the default *.cloudfront.net certificate, which admits TLSv1: use an ACM certificate with minimumProtocolVersion TLSv1.2_2021")
+			if m == nil || isTrue(m["cloudfrontDefaultCertificate"]) {
+				f.add(r, "viewers use the default *.cloudfront.net certificate, which admits TLSv1: use an ACM certificate with minimumProtocolVersion TLSv1.2_2021, or suppress while there is no custom domain")
 				continue
 			}
-			v, _ := m["minimumProtocolVersion"].(string)
-			if !slices.Contains(modernViewerTLS, v) {
+			if m["sslSupportMethod"] != "sni-only" {
+				f.add(r, "viewer sslSupportMethod is %v: use sni-only", m["sslSupportMethod"])
+			}
+			if v, _ := m["minimumProtocolVersion"].(string); !slices.Contains(modernViewerTLS, v) {
 				f.add(r, "viewer minimumProtocolVersion is %q: use one of %s", v, strings.Join(modernViewerTLS, ", "))
 			}
 		}
@@ -74,12 +76,13 @@ var cfr4 = Rule{
 	},
 }
 
-// outdatedOriginTLS are the origin protocols cdk-nag's CFR5 rejects.
+// outdatedOriginTLS are the origin protocols CFR5 rejects (cdk-nag rejects
+// SSLv3 and TLSv1; TLSv1.1 is as obsolete).
 var outdatedOriginTLS = []string{"SSLv3", "TLSv1", "TLSv1.1"}
 
 var cfr5 = Rule{
 	ID:          "AwsSolutions-CFR5",
-	Description: "CloudFront reaches custom origins over HTTPS with TLS 1.2: no http-only origins, no SSLv3/TLSv1/TLSv1.1 (stricter than cdk-nag, which allows http-only).",
+	Description: "CloudFront reaches every custom origin with https-only and no SSLv3, TLSv1 or TLSv1.1 in originSslProtocols.",
 	Types:       []string{distributionType},
 	check: func(g *graph) []Finding {
 		f := &finder{g: g, rule: "AwsSolutions-CFR5"}
@@ -99,8 +102,8 @@ var cfr5 = Rule{
 				if s, ok := om["originId"].(string); ok && s != "" {
 					id = s
 				}
-				if p, _ := coc["originProtocolPolicy"].(string); p == "http-only" {
-					f.add(r, "origin %s is reached over plain HTTP (originProtocolPolicy http-only): use https-only, or suppress with the mitigation", id)
+				if p := coc["originProtocolPolicy"]; p != "https-only" {
+					f.add(r, "origin %s has originProtocolPolicy %v, so CloudFront may reach it over plain HTTP: use https-only, or suppress with the mitigation", id, p)
 					continue
 				}
 				for _, p := range strs(coc["originSslProtocols"]) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 const (
@@ -107,11 +108,31 @@ var ecs7 = Rule{
 var secretWords = []string{"PASSWORD", "PASSWD", "PASSPHRASE", "SECRET", "SECRETS", "TOKEN", "TOKENS", "CREDENTIAL", "CREDENTIALS", "APIKEY", "PRIVATEKEY"}
 
 // looksSecret reports whether an environment variable name suggests its
-// value is a secret.
+// value is a secret. Names split at non-alphanumerics and at camelCase
+// humps, so DB_PASSWORD, originSecret and stripe-api-key all match.
 func looksSecret(name string) bool {
-	parts := strings.FieldsFunc(strings.ToUpper(name), func(r rune) bool {
-		return !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
-	})
+	var parts []string
+	var cur []rune
+	prevLower := false
+	flush := func() {
+		if len(cur) > 0 {
+			parts = append(parts, strings.ToUpper(string(cur)))
+			cur = cur[:0]
+		}
+	}
+	for _, r := range name {
+		switch {
+		case !unicode.IsLetter(r) && !unicode.IsDigit(r):
+			flush()
+			prevLower = false
+			continue
+		case unicode.IsUpper(r) && prevLower:
+			flush()
+		}
+		cur = append(cur, r)
+		prevLower = unicode.IsLower(r) || unicode.IsDigit(r)
+	}
+	flush()
 	for i, p := range parts {
 		if slices.Contains(secretWords, p) || (p == "KEY" && i == len(parts)-1) {
 			return true

@@ -21,20 +21,48 @@ var pabFlags = []string{"blockPublicAcls", "blockPublicPolicy", "ignorePublicAcl
 
 var s1 = Rule{
 	ID:          "AwsSolutions-S1",
-	Description: "S3 buckets have server access logging enabled (a log bucket itself suppresses this with its reason).",
+	Description: "S3 buckets have server access logging enabled; as in cdk-nag, a bucket that receives other buckets' access logs is exempt.",
 	Types:       append(slices.Clone(bucketTypes), loggingTypes...),
 	check: func(g *graph) []Finding {
 		f := &finder{g: g, rule: "AwsSolutions-S1"}
-	buckets:
-		for _, b := range g.ofType(bucketTypes...) {
-			for _, l := range list(b.Inputs["loggings"]) {
-				if m, _ := l.(map[string]any); m["targetBucket"] != nil && m["targetBucket"] != "" {
-					continue buckets
+		buckets := g.ofType(bucketTypes...)
+		loggings := g.ofType(loggingTypes...)
+		// isTarget: logging a log bucket into itself or another bucket
+		// would only move the problem, so cdk-nag exempts it.
+		isTarget := func(b *Resource) bool {
+			for _, l := range loggings {
+				if refersTo(l, "targetBucket", b) {
+					return true
 				}
 			}
-			for _, l := range g.ofType(loggingTypes...) {
+			for _, o := range buckets {
+				if o == b {
+					continue
+				}
+				if slices.Contains(o.Refs["loggings"], b.Name) {
+					return true
+				}
+				for _, l := range list(o.Inputs["loggings"]) {
+					if m, _ := l.(map[string]any); targetIs(m["targetBucket"], b) {
+						return true
+					}
+				}
+			}
+			return false
+		}
+	next:
+		for _, b := range buckets {
+			if isTarget(b) {
+				continue
+			}
+			for _, l := range list(b.Inputs["loggings"]) {
+				if m, _ := l.(map[string]any); m["targetBucket"] != nil && m["targetBucket"] != "" {
+					continue next
+				}
+			}
+			for _, l := range loggings {
 				if refersTo(l, "bucket", b) {
-					continue buckets
+					continue next
 				}
 			}
 			f.add(b, "server access logging is off: add a BucketLoggingV2 for this bucket with a targetBucket")
@@ -134,6 +162,17 @@ var s10 = Rule{
 		}
 		return f.out
 	},
+}
+
+// targetIs reports whether an inline loggings block's targetBucket value
+// names b (by ID or physical name).
+func targetIs(v any, b *Resource) bool {
+	s, ok := v.(string)
+	if !ok || s == "" {
+		return false
+	}
+	probe := &Resource{Inputs: map[string]any{"targetBucket": s}}
+	return refersTo(probe, "targetBucket", b)
 }
 
 // deniesInsecureTransport reports whether a statement denies every S3
