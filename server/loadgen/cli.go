@@ -1,0 +1,197 @@
+package loadgen
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+)
+
+// UsageError is a bad command line; the command exits with status 2.
+type UsageError struct{ msg string }
+
+func (e UsageError) Error() string { return e.msg }
+
+const usageHead = `usage: loadgen MODE [flags] URL
+
+Modes:
+  churn       connect, wait for the greeting, close; N workers, for -d
+  hold        ramp -conns idle connections at -rate/s, keep them for -d
+  fanout      -conns subscribers, one publisher at -rate msg/s for -d; latency, loss
+  throughput  -conns clients each sending in a closed loop for -d; deliveries/s
+
+URL is ws://host:port/wss or wss://host/wss (default ws://127.0.0.1:8080/wss).
+Run "loadgen MODE -h" for the flags of a mode.
+`
+
+// Main parses args (without the program name), runs one mode and writes
+// the summary to stdout, progress and notes to stderr. A cancelled ctx ends
+// the run early; the summary is still written.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usageHead)
+		if len(args) == 0 {
+			return UsageError{"no mode given"}
+		}
+		return flag.ErrHelp
+	}
+	mode := Mode(args[0])
+	if !slices.Contains(AllModes(), mode) {
+		fmt.Fprint(stderr, usageHead)
+		return UsageError{fmt.Sprintf("unknown mode %q", args[0])}
+	}
+	cfg := DefaultConfig(mode)
+	fs := flag.NewFlagSet("loadgen "+string(mode), flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	opts := bindFlags(fs, &cfg)
+	rest, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return UsageError{err.Error()}
+	}
+	switch len(rest) {
+	case 0:
+	case 1:
+		cfg.URL = rest[0]
+	default:
+		return UsageError{fmt.Sprintf("one URL expected, got %q", rest)}
+	}
+	if err := cfg.Validate(); err != nil {
+		return UsageError{err.Error()}
+	}
+	if opts.progress != "auto" && opts.progress != "bar" && opts.progress != "lines" && opts.progress != "none" {
+		return UsageError{fmt.Sprintf("-progress %q: want auto, bar, lines or none", opts.progress)}
+	}
+
+	need := cfg.Conns + 1
+	if mode == ModeChurn {
+		need = cfg.Workers
+	}
+	if err := raiseNofile(stderr, need); err != nil {
+		return err
+	}
+
+	m := &Meter{}
+	stopDisplay := startDisplay(opts, mode, m, stderr)
+	res, err := Run(ctx, cfg, m)
+	stopDisplay()
+	if err != nil {
+		return err
+	}
+	if opts.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	return res.WriteText(stdout)
+}
+
+type cliOpts struct {
+	json     bool
+	progress string
+	interval time.Duration
+}
+
+func bindFlags(fs *flag.FlagSet, cfg *Config) *cliOpts {
+	o := &cliOpts{}
+	fs.BoolVar(&o.json, "json", false, "print the result as JSON instead of the summary")
+	fs.StringVar(&o.progress, "progress", "auto", "live display on stderr: auto (bar on a terminal, lines otherwise), bar, lines, none")
+	fs.DurationVar(&o.interval, "progress-interval", 5*time.Second, "interval of the progress lines when not on a terminal")
+	fs.DurationVar(&cfg.Duration, "d", cfg.Duration, "duration of the measured phase")
+	fs.DurationVar(&cfg.DialTimeout, "dial-timeout", cfg.DialTimeout, "limit for TCP, TLS, upgrade and greeting together")
+	fs.IntVar(&cfg.DialConcurrency, "dial-concurrency", cfg.DialConcurrency, "connects in flight at once while ramping")
+	fs.StringVar(&cfg.Origin, "origin", cfg.Origin, "Origin header to send with each upgrade")
+	fs.IntVar(&cfg.PID, "pid", cfg.PID, "server process on this host to sample (RSS, CPU) from /proc")
+	switch cfg.Mode {
+	case ModeChurn:
+		fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "connect-close loops running at once")
+	case ModeHold:
+		fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "connections to open and hold")
+		fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "connections opened per second while ramping")
+		fs.DurationVar(&cfg.Settle, "settle", cfg.Settle, "wait after the ramp before sampling the server's memory")
+	case ModeFanout:
+		fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "subscribers")
+		fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "messages published per second")
+		fs.Float64Var(&cfg.RampRate, "ramp", cfg.RampRate, "subscribers connected per second before publishing (0: as fast as -dial-concurrency allows)")
+		fs.IntVar(&cfg.PayloadBytes, "payload", cfg.PayloadBytes, "padding bytes added to each message")
+		fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "longest wait after the last publish for deliveries in flight")
+	case ModeThroughput:
+		fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "closed-loop clients")
+		fs.Float64Var(&cfg.RampRate, "ramp", cfg.RampRate, "clients connected per second before the loop starts (0: as fast as -dial-concurrency allows)")
+		fs.IntVar(&cfg.PayloadBytes, "payload", cfg.PayloadBytes, "padding bytes added to each message")
+		fs.DurationVar(&cfg.EchoTimeout, "echo-timeout", cfg.EchoTimeout, "longest wait for a client's own message to come back")
+	}
+	return o
+}
+
+// parseInterleaved lets flags follow the URL, as in `loadgen churn URL -d 5s`:
+// the standard parser stops at the first positional argument.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// raiseNofile lifts the soft limit on open files to the hard limit, since
+// every connection is a descriptor, and says what it found. Go's runtime
+// already does this at start on Linux; doing it here makes it explicit and
+// lets the run warn when the hard limit is too low for the plan.
+func raiseNofile(stderr io.Writer, need int) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("read the open files limit: %w", err)
+	}
+	if lim.Cur < lim.Max {
+		old := lim.Cur
+		lim.Cur = lim.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			return fmt.Errorf("raise the open files limit from %d to %d: %w", old, lim.Max, err)
+		}
+		fmt.Fprintf(stderr, "loadgen: open files limit raised from %d to %d\n", old, lim.Max)
+	}
+	// A few descriptors go to stdio, the epoll instance and the like.
+	const reserve = 32
+	if uint64(need)+reserve > lim.Cur {
+		fmt.Fprintf(stderr, "loadgen: warning: %d connections need about %d descriptors but the limit is %d; "+
+			"expect dial_no_fd errors, or split the load over several loadgen processes\n", need, need+reserve, lim.Cur)
+	}
+	return nil
+}
+
+// startDisplay picks the live display: a bar on a terminal, periodic lines
+// otherwise.
+func startDisplay(o *cliOpts, mode Mode, m *Meter, stderr io.Writer) func() {
+	kind := o.progress
+	if kind == "auto" {
+		kind = "lines"
+		if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			kind = "bar"
+		}
+	}
+	switch kind {
+	case "bar":
+		return TerminalProgress(stderr, mode, m)
+	case "lines":
+		return PlainProgress(stderr, mode, m, o.interval)
+	}
+	return func() {}
+}

@@ -1,0 +1,21 @@
+// Package loadgen drives load against a server that speaks the service's
+// WebSocket protocol: `GET /wss` upgrades, the server greets with
+// {"connection":"ok"}, and every JSON text frame is broadcast to every client
+// as {"message": <frame>}.
+//
+// It has four modes, each a function of a Config that returns a Result:
+//
+//   - churn: connect, wait for the greeting, close, as fast as a pool of
+//     workers can, for a duration; measures connections per second.
+//   - hold: ramp idle connections at a fixed rate and keep them; with the
+//     server's pid it measures resident memory per connection.
+//   - fanout: many subscribers and one publisher at a fixed rate; measures
+//     delivery latency and the share of messages delivered.
+//   - throughput: clients that each publish in a closed loop (send, wait for
+//     their own message to come back, send again); measures deliveries per
+//     second.
+//
+// Every message the generator publishes is a JSON object carrying a run-unique
+// source tag, a sequence number and the send time in Unix nanoseconds, so
+// latency is measured end to end by the receiver on the same host clock.
+package loadgen
