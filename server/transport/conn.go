@@ -191,7 +191,7 @@ func (c *client) writeLoop(ctx context.Context) {
 			continue
 		}
 		if err := c.writeBatch(ctx, batch); err != nil {
-			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			if errors.Is(err, context.DeadlineExceeded) {
 				s.metrics.Evictions.WithLabelValues("write_timeout").Inc()
 				c.drop("slow consumer: write timed out")
 			}
@@ -217,7 +217,10 @@ func (c *client) writeBatch(ctx context.Context, batch []hub.Entry) error {
 	defer cancel()
 	for i := range batch {
 		if err := c.conn.Write(ctx, websocket.MessageText, batch[i].Frame); err != nil {
-			if ctx.Err() != nil {
+			// The library reports a write cut by the deadline as a closed
+			// connection; only the context tells a timeout from a peer
+			// that went away.
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return context.DeadlineExceeded
 			}
 			return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -49,7 +50,9 @@ func start(t testing.TB, tune func(*config.Config)) *testServer {
 	log := hub.NewLog(max(cfg.HistorySize, cfg.SendQueue+1), hub.StartOffset(time.Now()))
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := transport.New(cfg, log, log, m, logger)
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs.Listener = smallBuffers{hs.Listener}
+	hs.Start()
 	ctx, cancel := context.WithCancel(context.Background())
 	go srv.Run(ctx)
 	t.Cleanup(func() {
@@ -154,4 +157,54 @@ func get(t testing.TB, url string, header http.Header) *http.Response {
 	}
 	resp.Body.Close()
 	return resp
+}
+
+// smallBuffers shrinks the kernel send buffer of every accepted connection,
+// so that a client that stops reading fills it after a few kilobytes rather
+// than megabytes. Clients that read are unaffected.
+type smallBuffers struct{ net.Listener }
+
+func (l smallBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(8 << 10)
+	}
+	return c, err
+}
+
+// dialStalled connects with a small receive buffer, for a client that will
+// stop reading.
+func dialStalled(t testing.TB, ctx context.Context, url string) *websocket.Conn {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetReadBuffer(8 << 10)
+			}
+			return c, err
+		},
+	}}
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: client})
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	c.SetReadLimit(1 << 22)
+	t.Cleanup(func() { c.CloseNow() })
+	if got := readFrame(t, ctx, c); got["connection"] != "ok" {
+		t.Fatalf("greeting = %v, want connection ok", got)
+	}
+	return c
+}
+
+// discard reads and drops everything c receives, for a publisher that does
+// not care about its own copies but must not become a slow consumer.
+func discard(ctx context.Context, c *websocket.Conn) {
+	go func() {
+		for {
+			if _, _, err := c.Read(ctx); err != nil {
+				return
+			}
+		}
+	}()
 }

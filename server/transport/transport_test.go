@@ -115,8 +115,10 @@ func TestBadInput(t *testing.T) {
 			metric:    "invalid_json",
 		},
 		{
-			name:       "binary frame closes with 1003",
-			send:       func(ctx context.Context, c *websocket.Conn) error { return c.Write(ctx, websocket.MessageBinary, []byte("{}")) },
+			name: "binary frame closes with 1003",
+			send: func(ctx context.Context, c *websocket.Conn) error {
+				return c.Write(ctx, websocket.MessageBinary, []byte("{}"))
+			},
 			wantClose:  websocket.StatusUnsupportedData,
 			wantReason: "binary frames are not supported; send JSON text",
 			metric:     "binary",
