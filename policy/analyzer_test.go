@@ -86,16 +86,16 @@ func TestAnalyzerOverGRPC(t *testing.T) {
 		"tags": map[string]any{"nag:suppress:AwsSolutions-IAM5": "ECS Exec ssmmessages actions have no resource-level permissions"},
 	}))
 	role.Type, role.Name, role.Urn = "aws:iam/role:Role", "task", urnOf("aws:iam/role:Role", "task")
-	exec := marshal(resource.PropertyMap{
+	execPolicy := marshal(resource.PropertyMap{
 		"role":   resource.MakeComputed(resource.NewStringProperty("")),
 		"policy": resource.MakeSecret(resource.NewStringProperty(`{"Statement":[{"Effect":"Allow","Action":"ssmmessages:OpenDataChannel","Resource":"*"}]}`)),
 	})
-	exec.Type, exec.Name, exec.Urn = "aws:iam/rolePolicy:RolePolicy", "exec", urnOf("aws:iam/rolePolicy:RolePolicy", "exec")
-	exec.PropertyDependencies = map[string]*pulumirpc.AnalyzerPropertyDependencies{"role": {Urns: []string{role.Urn}}}
+	execPolicy.Type, execPolicy.Name, execPolicy.Urn = "aws:iam/rolePolicy:RolePolicy", "exec", urnOf("aws:iam/rolePolicy:RolePolicy", "exec")
+	execPolicy.PropertyDependencies = map[string]*pulumirpc.AnalyzerPropertyDependencies{"role": {Urns: []string{role.Urn}}}
 	repo := marshal(resource.PropertyMap{})
 	repo.Type, repo.Name, repo.Urn = "aws:ecr/repository:Repository", "repo", urnOf("aws:ecr/repository:Repository", "repo")
 
-	resp, err := client.AnalyzeStack(ctx, &pulumirpc.AnalyzeStackRequest{Resources: []*pulumirpc.AnalyzerResource{role, exec, repo}})
+	resp, err := client.AnalyzeStack(ctx, &pulumirpc.AnalyzeStackRequest{Resources: []*pulumirpc.AnalyzerResource{role, execPolicy, repo}})
 	if err != nil {
 		t.Fatalf("AnalyzeStack: %v", err)
 	}
