@@ -29,7 +29,8 @@ Modes:
   throughput  -conns clients each sending in a closed loop for -d; deliveries/s
 
 URL is ws://host:port/wss or wss://host/wss (default ws://127.0.0.1:8080/wss).
-Run "loadgen MODE -h" for the flags of a mode.
+Run "loadgen MODE -h" for the flags of a mode. "loadgen report -h" renders
+bench/REPORT.md from the results bench/run.sh collects.
 `
 
 // Main parses args (without the program name), runs one mode and writes

@@ -5,6 +5,9 @@
 //	loadgen hold -conns 10000 -rate 2000 -d 30s -pid $(pgrep -n wsserver) ws://127.0.0.1:8080/wss
 //	loadgen fanout -conns 1000 -rate 50 -d 15s -json ws://127.0.0.1:8080/wss
 //	loadgen throughput -conns 100 -d 10s ws://127.0.0.1:8080/wss
+//
+// `loadgen report -dir DIR` renders bench/REPORT.md from the results that
+// bench/run.sh collected.
 package main
 
 import (
@@ -17,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/wsfargate/websocket-service/server/loadgen"
+	"github.com/wsfargate/websocket-service/server/loadgen/benchreport"
 )
 
 func main() {
@@ -25,7 +29,12 @@ func main() {
 	// second one kills the process the usual way, because stop restores the
 	// default handling.
 	go func() { <-ctx.Done(); stop() }()
-	err := loadgen.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "report" {
+		err = benchreport.Main(os.Args[2:], os.Stderr)
+	} else {
+		err = loadgen.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}
 	stop()
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)

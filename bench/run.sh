@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# Benchmark the Go server against the seed's Node design on this machine and
+# write bench/REPORT.md and bench/results.json.
+#
+# Each scenario runs BENCH_RUNS times per target against a fresh server
+# pinned to core 0, with the load generator pinned to core 1; the report
+# shows medians. Everything listens on 127.0.0.1 only and every process this
+# script starts is stopped on exit.
+#
+# Environment:
+#   BENCH_TARGETS  servers to measure, any of "go node" (default: both)
+#   BENCH_RUNS     runs per scenario and target (default 3; 1 when quick)
+#   BENCH_QUICK    1: about a tenth of every size, 3 s phases; checks the
+#                  harness in under two minutes, its numbers mean little
+#   BENCH_PORT     first of two free loopback ports (default 18480)
+#   BENCH_HOLD_MAX connections for the largest hold (default 19000)
+#   BENCH_OUT      raw results folder (default bench/tmp/results)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+TARGETS=${BENCH_TARGETS:-go node}
+QUICK=${BENCH_QUICK:-0}
+if [[ $QUICK == 1 ]]; then RUNS=${BENCH_RUNS:-1}; else RUNS=${BENCH_RUNS:-3}; fi
+PORT=${BENCH_PORT:-18480}
+ADMIN_PORT=$((PORT + 1))
+HOLD_MAX=${BENCH_HOLD_MAX:-19000}
+OUT=${BENCH_OUT:-$ROOT/bench/tmp/results}
+URL="ws://127.0.0.1:$PORT/wss"
+
+for t in $TARGETS; do
+  [[ $t == go || $t == node ]] || { echo "BENCH_TARGETS: unknown target '$t' (want go and/or node)" >&2; exit 2; }
+done
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "BENCH_RUNS: '$RUNS' is not a positive whole number" >&2; exit 2; }
+command -v taskset >/dev/null || { echo "bench needs taskset (apt-get install -y util-linux)" >&2; exit 1; }
+command -v curl >/dev/null || { echo "bench needs curl (apt-get install -y curl)" >&2; exit 1; }
+if (($(nproc) < 2)); then echo "bench needs 2 CPUs to pin server and generator apart; nproc says $(nproc)" >&2; exit 1; fi
+
+# --- processes we start, stopped on any exit --------------------------------
+SERVER_PID=
+cleanup() {
+  if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  # loadgen runs in the foreground; a Ctrl-C reaches it through the terminal.
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# --- build -------------------------------------------------------------------
+rm -rf "$OUT"
+mkdir -p "$OUT" bin
+log "building bin/loadgen"
+go build -trimpath -o bin/loadgen ./server/cmd/loadgen
+if [[ " $TARGETS " == *" go "* ]]; then
+  log "building bin/wsserver"
+  go build -trimpath -o bin/wsserver ./server/cmd/wsserver
+fi
+if [[ " $TARGETS " == *" node "* ]]; then
+  command -v node >/dev/null || { echo "the node target needs Node.js 20 (apt-get install -y nodejs npm)" >&2; exit 1; }
+  log "npm ci in bench/node"
+  (cd bench/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+
+declare -A SERVER_CMD=(
+  [go]="env ADDR=127.0.0.1:$PORT ADMIN_ADDR=127.0.0.1:$ADMIN_PORT LOG_LEVEL=warn EMF_INTERVAL=0 MAX_CONNECTIONS=25000 RATE_LIMIT=0 taskset -c 0 bin/wsserver"
+  [node]="env PORT=$PORT HOST=127.0.0.1 taskset -c 0 node bench/node/server.js"
+)
+
+start_server() {
+  local target=$1
+  for p in "$PORT" "$ADMIN_PORT"; do
+    port_free "$p" || { echo "port $p on 127.0.0.1 is in use; set BENCH_PORT" >&2; exit 1; }
+  done
+  # taskset and env exec the server, so $! is the server's own pid.
+  # shellcheck disable=SC2086 # the command is a list of words by design
+  ${SERVER_CMD[$target]} >>"$OUT/server-$target.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 100); do
+    if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/health" 2>/dev/null; then return 0; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "the $target server exited; see $OUT/server-$target.log" >&2; tail -20 "$OUT/server-$target.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "the $target server did not answer /health within 10 s" >&2
+  exit 1
+}
+
+stop_server() {
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
+  for _ in $(seq 30); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  # Graceful drain is not what is measured here; do not wait for it.
+  kill -KILL "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=
+}
+
+# --- scenarios: name and loadgen arguments -----------------------------------
+if [[ $QUICK == 1 ]]; then
+  SCENARIOS=(
+    "hold10k|hold -conns 1000 -rate 1000 -settle 1s -d 3s"
+    "fanout1k|fanout -conns 100 -rate 50 -d 3s -drain 2s"
+    "fanout5k|fanout -conns 500 -rate 10 -d 3s -drain 2s"
+    "churn|churn -workers 32 -d 3s"
+    "throughput|throughput -conns 10 -d 3s"
+    "holdmax|hold -conns $((HOLD_MAX / 10)) -rate 2000 -settle 1s -d 3s"
+  )
+else
+  SCENARIOS=(
+    "hold10k|hold -conns 10000 -rate 2000 -settle 3s -d 10s"
+    "fanout1k|fanout -conns 1000 -rate 50 -d 15s"
+    "fanout5k|fanout -conns 5000 -rate 10 -d 15s"
+    "churn|churn -workers 32 -d 10s"
+    "throughput|throughput -conns 100 -d 10s"
+    "holdmax|hold -conns $HOLD_MAX -rate 2000 -settle 3s -d 10s"
+  )
+fi
+
+for t in $TARGETS; do
+  printf 'server\t%s\t%s\n' "$t" "${SERVER_CMD[$t]}"
+done >"$OUT/commands.tsv"
+
+FAILED=()
+for spec in "${SCENARIOS[@]}"; do
+  name=${spec%%|*}
+  args=${spec#*|}
+  for t in $TARGETS; do
+    printf '%s\t%s\t%s\n' "$name" "$t" "taskset -c 1 bin/loadgen $args -json -pid <server pid> $URL" >>"$OUT/commands.tsv"
+  done
+  # Runs alternate between the targets so that a noisy minute on this
+  # shared machine does not land on one of them only.
+  for run in $(seq "$RUNS"); do
+    for t in $TARGETS; do
+      dir="$OUT/$name/$t"
+      mkdir -p "$dir"
+      start_server "$t"
+      log "$name run $run/$RUNS: $t (pid $SERVER_PID)"
+      # shellcheck disable=SC2086 # args is a list of words by design
+      if ! taskset -c 1 bin/loadgen $args -json -progress lines -progress-interval 5s \
+        -pid "$SERVER_PID" "$URL" >"$dir/run$run.json" 2>"$dir/run$run.log"; then
+        log "$name run $run: $t: loadgen failed; see $dir/run$run.log"
+        tail -5 "$dir/run$run.log" >&2
+        rm -f "$dir/run$run.json"
+        FAILED+=("$name/$t/run$run")
+      fi
+      stop_server
+    done
+  done
+done
+
+if [[ " $TARGETS " == *" go "* ]]; then
+  benchtime=1s
+  [[ $QUICK == 1 ]] && benchtime=100ms
+  log "go micro-benchmarks (-benchtime $benchtime)"
+  echo "\$ go test -run '^\$' -bench . -benchmem -benchtime $benchtime ./server/..." >"$OUT/gobench.txt"
+  go test -run '^$' -bench . -benchmem -benchtime "$benchtime" ./server/... 2>&1 | grep -v '^ok\|no test files' >>"$OUT/gobench.txt" ||
+    FAILED+=("go micro-benchmarks")
+fi
+
+cpu_model=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+{
+  echo "DATE=$(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "NPROC=$(nproc)"
+  echo "CPU_MODEL=${cpu_model:-unknown}"
+  echo "KERNEL=$(uname -sr)"
+  echo "GO_VERSION=$(go version)"
+  echo "NODE_VERSION=$(node --version 2>/dev/null || echo none)"
+  echo "NOFILE=$(ulimit -Hn)"
+  echo "RUNS=$RUNS"
+  echo "QUICK=$QUICK"
+  echo "TARGETS=$TARGETS"
+} >"$OUT/meta.env"
+
+bin/loadgen report -dir "$OUT" -template bench/REPORT.md.tmpl -o bench/REPORT.md -json bench/results.json
+log "wrote bench/REPORT.md and bench/results.json (raw results in ${OUT#"$ROOT"/})"
+if ((${#FAILED[@]})); then
+  log "failed: ${FAILED[*]}"
+  exit 1
+fi

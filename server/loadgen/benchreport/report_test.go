@@ -1,0 +1,150 @@
+package benchreport
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wsfargate/websocket-service/server/loadgen"
+)
+
+// writeRun stores r as run<n>.json of scenario and target under dir.
+func writeRun(t *testing.T, dir, scenario, target string, n int, r loadgen.Result) {
+	t.Helper()
+	d := filepath.Join(dir, scenario, target)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d, "run"+string(rune('0'+n))+".json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func fixture(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"meta.env":     "DATE=2026-11-28\nNPROC=2\nCPU_MODEL=Test CPU\nRUNS=3\nQUICK=0\nTARGETS=go node\n",
+		"commands.tsv": "server\tgo\tbin/wsserver\nserver\tnode\tnode bench/node/server.js\nchurn\tgo\tloadgen churn A\nchurn\tnode\tloadgen churn B\n",
+		"gobench.txt":  "BenchmarkBroadcast-2   1000   1234 ns/op",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Churn: Go 300, 100, 200 conn/s (median 200); Node 100, 50 (median 75).
+	for i, v := range []float64{300, 100, 200} {
+		writeRun(t, dir, "churn", TargetGo, i+1, loadgen.Result{Mode: loadgen.ModeChurn, ConnectsPerSec: v})
+	}
+	for i, v := range []float64{100, 50} {
+		writeRun(t, dir, "churn", TargetNode, i+1, loadgen.Result{Mode: loadgen.ModeChurn, ConnectsPerSec: v,
+			Errors: map[string]int64{"http_503": 2}, ErrorTotal: 2})
+	}
+	// Hold, Node only, with server usage for the projection.
+	writeRun(t, dir, "hold10k", TargetNode, 1, loadgen.Result{Mode: loadgen.ModeHold, Held: 1000,
+		Server: &loadgen.ServerUsage{Before: loadgen.ProcSample{RSSKiB: 48576}, KiBPerConn: 10}})
+	return dir
+}
+
+func TestBuild(t *testing.T) {
+	rep, err := Build(fixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Scenarios) != 2 {
+		t.Fatalf("%d scenarios, want the 2 with results", len(rep.Scenarios))
+	}
+	byName := map[string]ScenarioReport{}
+	for _, s := range rep.Scenarios {
+		byName[s.Name] = s
+	}
+	churn := byName["churn"].Rows[0]
+	if churn.Go.Median != 200 || churn.Node.Median != 75 {
+		t.Errorf("medians go %v node %v, want 200 and 75", churn.Go, churn.Node)
+	}
+	if churn.Ratio == nil || *churn.Ratio != 200.0/75 {
+		t.Errorf("ratio %v, want %v", churn.Ratio, 200.0/75)
+	}
+	if got := byName["churn"].Errors[TargetNode]["http_503"]; got != 4 {
+		t.Errorf("node http_503 over runs = %d, want 4", got)
+	}
+	if byName["churn"].Commands[TargetGo] != "loadgen churn A" {
+		t.Errorf("commands %v", byName["churn"].Commands)
+	}
+	var proj *Row
+	for i, r := range byName["hold10k"].Rows {
+		if strings.HasPrefix(r.Metric, "projected") {
+			proj = &byName["hold10k"].Rows[i]
+		}
+	}
+	if proj == nil || proj.Node == nil || proj.Node.Median != float64(TaskMemoryKiB-48576)/10 || proj.Go != nil || proj.Ratio != nil {
+		t.Errorf("projection row %+v, want node only: (2 GiB - 48576 KiB) / 10 KiB", proj)
+	}
+}
+
+func TestRenderWithTheBenchTemplate(t *testing.T) {
+	tmpl, err := os.ReadFile("../../../bench/REPORT.md.tmpl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Build(fixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := Render(&b, string(tmpl), rep); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"| connections per second (/s) | 200 | 75.0 | 2.67x |",
+		"| CPU model | Test CPU |",
+		"**node**: http_503 4;",
+		"- go: `loadgen churn A`",
+		"BenchmarkBroadcast-2",
+		"| projected connections per 2 GiB task (memory only) | — | 204858 | — |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestFormatNum(t *testing.T) {
+	for in, want := range map[float64]string{0: "0", 0.001234: "0.00123", 1.234: "1.23", 12.34: "12.3", 1234.4: "1234", -5: "-5.00"} {
+		if got := formatNum(in); got != want {
+			t.Errorf("formatNum(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestBuildErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		prepare func(dir string)
+		wantErr string
+	}{
+		{"no metadata", func(dir string) { os.Remove(filepath.Join(dir, "meta.env")) }, "read run metadata"},
+		{"bad metadata", func(dir string) { os.WriteFile(filepath.Join(dir, "meta.env"), []byte("oops\n"), 0o644) }, "not KEY=VALUE"},
+		{"broken result", func(dir string) {
+			os.WriteFile(filepath.Join(dir, "churn", TargetGo, "run9.json"), []byte("{"), 0o644)
+		}, "not a loadgen result"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := fixture(t)
+			tt.prepare(dir)
+			if _, err := Build(dir); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
