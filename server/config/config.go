@@ -143,7 +143,7 @@ func (c *Config) validate() error {
 	if c.ShutdownTimeout >= contract.StopTimeoutSeconds*time.Second {
 		return &Error{Key: contract.EnvShutdownTimeout, Value: c.ShutdownTimeout.String(), Reason: fmt.Sprintf("must stay below ECS's stopTimeout of %ds", contract.StopTimeoutSeconds)}
 	}
-	if c.AdminAddr != "" && c.AdminAddr == c.Addr {
+	if _, port, _ := net.SplitHostPort(c.Addr); c.AdminAddr == c.Addr && port != "0" {
 		return &Error{Key: "ADMIN_ADDR", Value: c.AdminAddr, Reason: "must differ from ADDR"}
 	}
 	return nil

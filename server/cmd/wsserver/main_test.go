@@ -1,0 +1,287 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/wsfargate/websocket-service/server/contract"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "wsserver")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "wsserver")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		panic("build wsserver: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// process is a running wsserver.
+type process struct {
+	cmd    *exec.Cmd
+	addr   string // host:port of the public listener
+	mu     sync.Mutex
+	stdout bytes.Buffer
+	logs   bytes.Buffer
+	exited chan struct{}
+	err    error
+}
+
+func startProcess(t *testing.T, env ...string) *process {
+	t.Helper()
+	p := &process{exited: make(chan struct{})}
+	p.cmd = exec.Command(binary)
+	p.cmd.Env = append(os.Environ(), append([]string{"ADDR=127.0.0.1:0", "ADMIN_ADDR=127.0.0.1:0"}, env...)...)
+	p.cmd.Stdout = &lockedWriter{&p.mu, &p.stdout}
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.exited
+	})
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Bytes()
+			p.mu.Lock()
+			p.logs.Write(append(line, '\n'))
+			p.mu.Unlock()
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal(line, &rec) == nil && rec.Msg == "listening" {
+				ready <- rec.Addr
+			}
+		}
+		p.err = p.cmd.Wait()
+		close(p.exited)
+	}()
+	select {
+	case p.addr = <-ready:
+	case <-p.exited:
+		t.Fatalf("server exited at start: %v\n%s", p.err, p.output())
+	case <-time.After(10 * time.Second):
+		t.Fatalf("server did not start\n%s", p.output())
+	}
+	return p
+}
+
+func (p *process) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.logs.String()
+}
+
+func (p *process) wait(t *testing.T, d time.Duration) (int, time.Duration) {
+	t.Helper()
+	began := time.Now()
+	select {
+	case <-p.exited:
+	case <-time.After(d):
+		t.Fatalf("server still running after %v\n%s", d, p.output())
+	}
+	var ee *exec.ExitError
+	if errors.As(p.err, &ee) {
+		return ee.ExitCode(), time.Since(began)
+	}
+	return 0, time.Since(began)
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func status(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestShutdownPhases sends a real SIGTERM to a real process with real
+// clients and checks the three phases: refuse at once, keep clients for the
+// drain delay, close them with 1001 spread out, exit 0 in time.
+func TestShutdownPhases(t *testing.T) {
+	const delay, spread = time.Second, time.Second
+	p := startProcess(t, "DRAIN_DELAY=1s", "DRAIN_SPREAD=1s", "SHUTDOWN_TIMEOUT=10s", "EMF_INTERVAL=100ms", "LOG_LEVEL=info")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	url := "ws://" + p.addr + contract.WebSocketPath
+
+	const clients = 5
+	closedAt := make([]time.Duration, clients)
+	codes := make([]websocket.StatusCode, clients)
+	var wg sync.WaitGroup
+	var signalled time.Time
+	var sigMu sync.Mutex
+	for i := range clients {
+		c, _, err := websocket.Dial(ctx, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		if _, b, err := c.Read(ctx); err != nil || string(b) != `{"connection":"ok"}` {
+			t.Fatalf("greeting %q %v", b, err)
+		}
+		wg.Go(func() {
+			_, _, err := c.Read(ctx)
+			sigMu.Lock()
+			closedAt[i] = time.Since(signalled)
+			sigMu.Unlock()
+			codes[i] = websocket.CloseStatus(err)
+		})
+	}
+	if got := status(t, "http://"+p.addr+contract.HealthPath); got != http.StatusOK {
+		t.Fatalf("/health before SIGTERM = %d", got)
+	}
+	time.Sleep(300 * time.Millisecond) // let a few EMF lines out
+
+	sigMu.Lock()
+	signalled = time.Now()
+	sigMu.Unlock()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// Phase 1, at once: unhealthy and refusing upgrades.
+	eventually(t, 500*time.Millisecond, "/health 503", func() bool {
+		return status(t, "http://"+p.addr+contract.HealthPath) == http.StatusServiceUnavailable
+	})
+	if _, resp, err := websocket.Dial(ctx, url, nil); err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("upgrade after SIGTERM: %v %v, want 503", resp, err)
+	}
+	code, took := p.wait(t, 10*time.Second)
+	wg.Wait()
+	if code != 0 {
+		t.Errorf("exit status %d, want 0\n%s", code, p.output())
+	}
+	t.Logf("exited %v after the stop began; clients closed at %v", took, closedAt)
+	for i := range clients {
+		// Phase 2: nobody closed during the drain delay. Phase 3: all got
+		// 1001 within the spread window (plus slack for a slow machine).
+		if codes[i] != websocket.StatusGoingAway {
+			t.Errorf("client %d closed with %v, want 1001", i, codes[i])
+		}
+		if closedAt[i] < delay || closedAt[i] > delay+spread+2*time.Second {
+			t.Errorf("client %d closed %v after SIGTERM, want between %v and %v", i, closedAt[i], delay, delay+spread)
+		}
+	}
+
+	// EMF: one JSON record per line on stdout, named as the stack expects.
+	p.mu.Lock()
+	lines := strings.Split(strings.TrimSpace(p.stdout.String()), "\n")
+	p.mu.Unlock()
+	var sawClients bool
+	for _, l := range lines {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("stdout line %q is not an EMF record: %v", l, err)
+		}
+		if rec[contract.MetricConnections] == float64(clients) && rec[contract.MetricDimension] == "websocket-service" {
+			sawClients = true
+		}
+	}
+	if !sawClients {
+		t.Errorf("no EMF line reported %d connections: %q", clients, lines)
+	}
+}
+
+func TestHealthcheckFlag(t *testing.T) {
+	p := startProcess(t)
+	tests := []struct {
+		name string
+		addr string
+		want int
+	}{
+		{"server up", p.addr, 0},
+		{"nothing listening", "127.0.0.1:1", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(binary, "-healthcheck")
+			cmd.Env = append(os.Environ(), "ADDR="+tt.addr)
+			err := cmd.Run()
+			got := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				got = ee.ExitCode()
+			}
+			if got != tt.want {
+				t.Fatalf("-healthcheck against %s exited %d, want %d", tt.addr, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestConfigErrorExits2NamingTheKey(t *testing.T) {
+	tests := []struct {
+		env  []string
+		args []string
+		key  string
+	}{
+		{env: []string{"PING_INTERVAL=soon"}, key: "PING_INTERVAL"},
+		{env: []string{"MAX_CONNECTIONS=-1"}, key: "MAX_CONNECTIONS"},
+		{args: []string{"-log-format", "xml"}, key: "LOG_FORMAT"},
+		{env: []string{"SHUTDOWN_TIMEOUT=130s"}, key: "SHUTDOWN_TIMEOUT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			cmd := exec.Command(binary, tt.args...)
+			cmd.Env = append(os.Environ(), tt.env...)
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+				t.Fatalf("exit %v, want status 2; output %s", err, out)
+			}
+			if !strings.Contains(string(out), tt.key) {
+				t.Fatalf("output %q does not name %s", out, tt.key)
+			}
+		})
+	}
+}
+
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,146 @@
+package config_test
+
+import (
+	"errors"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wsfargate/websocket-service/server/config"
+)
+
+func env(kv map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := kv[k]
+		return v, ok
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := config.Load(env(nil), nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.AdminAddr != ":9090" || c.PingInterval != 20*time.Second || c.MaxMessageBytes != 64<<10 {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+	// The ping must land well inside the ALB's default 60 s idle timeout.
+	if c.PingInterval+c.PingTimeout >= 60*time.Second {
+		t.Fatalf("ping %v + timeout %v does not fit a 60s idle timeout", c.PingInterval, c.PingTimeout)
+	}
+}
+
+func TestFlagsOverrideEnvironment(t *testing.T) {
+	c, err := config.Load(env(map[string]string{"ADDR": ":1111", "RATE_LIMIT": "5"}), []string{"-addr", ":2222"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":2222" || c.RateLimit != 5 {
+		t.Fatalf("addr %s rate %v, want :2222 (flag) and 5 (env)", c.Addr, c.RateLimit)
+	}
+}
+
+func TestInvalidValuesNameTheKey(t *testing.T) {
+	tests := []struct {
+		key, value string
+	}{
+		{"ADDR", "8080"},
+		{"ADDR", ":99999"},
+		{"ADMIN_ADDR", ":8080"}, // same as ADDR
+		{"LOG_FORMAT", "xml"},
+		{"LOG_LEVEL", "loud"},
+		{"PING_INTERVAL", "0s"},
+		{"PING_INTERVAL", "twenty"},
+		{"PING_TIMEOUT", "30s"}, // not shorter than the interval
+		{"WRITE_TIMEOUT", "-1s"},
+		{"MAX_MESSAGE_BYTES", "1"},
+		{"MAX_MESSAGE_BYTES", "1e9"},
+		{"SEND_QUEUE", "0"},
+		{"RATE_LIMIT", "-3"},
+		{"RATE_LIMIT", "NaN"},
+		{"RATE_BURST", "lots"},
+		{"MAX_CONNECTIONS", "0"},
+		{"ALLOWED_ORIGINS", "*"},
+		{"ALLOWED_ORIGINS", "https://example.com"},
+		{"ALLOWED_ORIGINS", "[bad"},
+		{"HISTORY_SIZE", "0"},
+		{"DRAIN_DELAY", "-5s"},
+		{"SHUTDOWN_TIMEOUT", "20s"},  // not above drain delay + spread
+		{"SHUTDOWN_TIMEOUT", "125s"}, // not below ECS's stopTimeout
+		{"EMF_INTERVAL", "soon"},
+		{"METRICS_SERVICE_NAME", " "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
+			_, err := config.Load(env(map[string]string{tt.key: tt.value}), nil, io.Discard)
+			var ce *config.Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("got %v, want a *config.Error", err)
+			}
+			if ce.Key != tt.key || !strings.Contains(err.Error(), tt.key) || ce.Reason == "" {
+				t.Fatalf("error %q names %s, want %s with a reason", err, ce.Key, tt.key)
+			}
+		})
+	}
+}
+
+func TestOrigins(t *testing.T) {
+	c, err := config.Load(env(map[string]string{"ALLOWED_ORIGINS": " example.com, *.example.com ,"}), nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.AllowedOrigins, "|") != "example.com|*.example.com" {
+		t.Fatalf("origins %q", c.AllowedOrigins)
+	}
+}
+
+// The README's configuration table is the user's reference; it must list
+// exactly the keys the code reads, with the same defaults.
+func TestREADMEDocumentsEveryKey(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `([A-Z_]+)` \\| `([^`]*)` \\|")
+	documented := map[string]string{}
+	for _, m := range row.FindAllStringSubmatch(string(readme), -1) {
+		documented[m[1]] = m[2]
+	}
+	for _, k := range config.Keys() {
+		def, ok := documented[k.Name]
+		if !ok {
+			t.Errorf("README does not document %s (default %q)", k.Name, k.Default)
+			continue
+		}
+		if def != k.Default {
+			t.Errorf("README gives %s default %q, code %q", k.Name, def, k.Default)
+		}
+		delete(documented, k.Name)
+	}
+	for k := range documented {
+		t.Errorf("README documents %s, which the server does not read", k)
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	f.Add("PING_INTERVAL", "20s")
+	f.Add("MAX_MESSAGE_BYTES", "65536")
+	f.Add("ALLOWED_ORIGINS", "a.com,*.b.com")
+	f.Add("RATE_LIMIT", "1e308")
+	f.Fuzz(func(t *testing.T, key, value string) {
+		c, err := config.Load(env(map[string]string{key: value}), nil, io.Discard)
+		if err != nil {
+			var ce *config.Error
+			if !errors.As(err, &ce) || ce.Key == "" {
+				t.Fatalf("error %v does not name a key", err)
+			}
+			return
+		}
+		if c.PingTimeout >= c.PingInterval || c.MaxMessageBytes < 16 || c.SendQueue < 1 || c.MaxConnections < 1 {
+			t.Fatalf("accepted an invalid config: %+v", c)
+		}
+	})
+}
