@@ -18,6 +18,7 @@ import (
 
 	"github.com/wsfargate/websocket-service/server/config"
 	"github.com/wsfargate/websocket-service/server/contract"
+	"github.com/wsfargate/websocket-service/server/ecstask"
 	"github.com/wsfargate/websocket-service/server/hub"
 	"github.com/wsfargate/websocket-service/server/metrics"
 	"github.com/wsfargate/websocket-service/server/transport"
@@ -50,6 +51,17 @@ func Main(stop context.Context, args []string, lookup func(string) (string, bool
 		return probe(stop, cfg.Addr, stderr)
 	}
 	logger := cfg.Logger(stderr)
+	if cfg.TaskMetadataURI != "" && cfg.StopPollInterval > 0 {
+		var cancel context.CancelFunc
+		stop, cancel = context.WithCancel(stop)
+		defer cancel()
+		go func() {
+			if ecstask.WaitForStop(stop, http.DefaultClient, cfg.TaskMetadataURI, cfg.StopPollInterval, logger) == nil {
+				logger.Info("ECS is stopping this task; draining before SIGTERM")
+				cancel()
+			}
+		}()
+	}
 	if err := Run(stop, cfg, logger, stdout); err != nil {
 		logger.Error("server stopped with an error", "err", err)
 		return ExitFailed

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -42,6 +43,8 @@ type Config struct {
 	ShutdownTimeout   time.Duration
 	EMFInterval       time.Duration
 	MetricService     string
+	TaskMetadataURI   string
+	StopPollInterval  time.Duration
 }
 
 // Key describes one setting: its environment variable, default and meaning.
@@ -81,6 +84,8 @@ func Keys() []Key {
 		{contract.EnvShutdownTimeout, sec(contract.DefaultShutdownTimeoutSeconds), "Upper bound for the whole shutdown; must exceed DRAIN_DELAY + DRAIN_SPREAD and stay below the container's stopTimeout (120s).", positiveDuration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 		{"EMF_INTERVAL", "60s", "How often a CloudWatch Embedded Metric Format line with the live connection count is written to stdout; 0 turns it off.", nonNegativeDuration(func(c *Config) *time.Duration { return &c.EMFInterval })},
 		{contract.EnvMetricService, "websocket-service", "Value of the " + contract.MetricDimension + " dimension on the EMF metrics; the stack sets the ECS service name.", nonEmpty(func(c *Config) *string { return &c.MetricService })},
+		{"ECS_CONTAINER_METADATA_URI_V4", "", "Set by ECS, not by you: the task metadata endpoint. When present the server polls it and starts the drain as soon as ECS decides to stop the task, while the load balancer is still deregistering it, rather than waiting for SIGTERM.", optionalURL(func(c *Config) *string { return &c.TaskMetadataURI })},
+		{"STOP_POLL_INTERVAL", "2s", "How often the task metadata endpoint is polled for a stop decision; 0 turns polling off.", nonNegativeDuration(func(c *Config) *time.Duration { return &c.StopPollInterval })},
 	}
 }
 
@@ -271,6 +276,19 @@ func nonEmpty(field func(*Config) *string) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		if v == "" {
 			return errors.New("must not be empty")
+		}
+		*field(c) = v
+		return nil
+	}
+}
+
+func optionalURL(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if v != "" {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return errors.New("want an http:// URL")
+			}
 		}
 		*field(c) = v
 		return nil

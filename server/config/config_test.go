@@ -104,7 +104,7 @@ func TestREADMEDocumentsEveryKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := regexp.MustCompile("(?m)^\\| `([A-Z_]+)` \\| `([^`]*)` \\|")
+	row := regexp.MustCompile("(?m)^\\| `([A-Z0-9_]+)` \\| `([^`]*)` \\|")
 	documented := map[string]string{}
 	for _, m := range row.FindAllStringSubmatch(string(readme), -1) {
 		documented[m[1]] = m[2]

@@ -6,13 +6,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -283,5 +286,46 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 			t.Fatalf("timed out after %v waiting for %s", d, what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// On ECS the stop decision shows in the task metadata before SIGTERM; the
+// server must drain on it alone.
+func TestDrainsWhenECSStopsTheTask(t *testing.T) {
+	var stopping atomic.Bool
+	meta := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status := "RUNNING"
+		if stopping.Load() {
+			status = "STOPPED"
+		}
+		fmt.Fprintf(w, `{"TaskARN":"arn:aws:ecs:us-east-1:1:task/c/abc","DesiredStatus":%q,"KnownStatus":"RUNNING"}`, status)
+	}))
+	defer meta.Close()
+	p := startProcess(t, "ECS_CONTAINER_METADATA_URI_V4="+meta.URL+"/v4/abc", "STOP_POLL_INTERVAL=50ms",
+		"DRAIN_DELAY=200ms", "DRAIN_SPREAD=200ms", "SHUTDOWN_TIMEOUT=10s")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws://"+p.addr+contract.WebSocketPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if _, _, err := c.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // several polls that say RUNNING
+	if got := status(t, "http://"+p.addr+contract.HealthPath); got != http.StatusOK {
+		t.Fatalf("/health while RUNNING = %d", got)
+	}
+	stopping.Store(true)
+	_, _, err = c.Read(ctx)
+	if code := websocket.CloseStatus(err); code != websocket.StatusGoingAway {
+		t.Fatalf("client closed with %v (%v), want 1001", code, err)
+	}
+	if code, _ := p.wait(t, 5*time.Second); code != 0 {
+		t.Fatalf("exit status %d, want 0\n%s", code, p.output())
+	}
+	if !strings.Contains(p.output(), "ECS is stopping this task") {
+		t.Errorf("logs do not say why it drained:\n%s", p.output())
 	}
 }
