@@ -1,17 +1,18 @@
 // Package hub orders broadcast messages and hands them to every connection.
 //
-// A message enters once, through Log.Append, which gives it an offset and
-// encodes its frame. Each connection then reads the log from its own cursor,
-// so the publisher never waits for, or even visits, any client: fan-out cost
-// on the publishing path is O(1), a slow client only falls behind its own
-// cursor, and every client sees the same messages in the same order. The log
-// is a bounded ring, which doubles as the history a reconnecting client
-// resumes from.
+// A message enters once, through the Log, which encodes its frame and keeps
+// it under its offset. Each connection then reads the log from its own
+// cursor, so the publisher never waits for, or even visits, any client:
+// fan-out cost on the publishing path is O(1), a slow client only falls
+// behind its own cursor, and every client sees the same messages in the same
+// order. The log is a bounded ring, which doubles as the history a
+// reconnecting client resumes from.
 package hub
 
 import (
 	"context"
 	"encoding/json"
+	"sort"
 	"sync"
 	"time"
 
@@ -28,63 +29,101 @@ type Entry struct {
 	At time.Time
 }
 
-// Log is a bounded, ordered ring of broadcast frames. It is safe for
-// concurrent use.
+// Log is a bounded ring of broadcast frames in increasing offset order.
+// Offsets need not be consecutive (a broker's may have gaps), only
+// increasing. It is safe for concurrent use.
 type Log struct {
 	mu      sync.RWMutex
 	ring    []Entry
-	next    uint64 // offset the next Append gets
-	first   uint64 // offset of the first entry ever appended by this Log
+	oldest  int    // ring index of the oldest entry
+	n       int    // entries in the ring
+	last    uint64 // offset of the newest entry, or floor while empty
+	floor   uint64 // entries at or below floor may be gone; above it none are
 	changed chan struct{}
 	now     func() time.Time
 }
 
-// NewLog returns a log that keeps the last capacity entries. Offsets start
-// at start; callers pick a start above any offset a previous process handed
-// out (see StartOffset), so that a client resuming from an old process's
-// offset is told its history is gone instead of being given a gap.
-func NewLog(capacity int, start uint64) *Log {
-	if capacity < 1 {
-		capacity = 1
-	}
+// NewLog returns a log that keeps the last capacity entries. floor is the
+// highest offset whose loss the log cannot rule out: a reader that has seen
+// floor (or anything later) can continue without a gap; one that stopped
+// before it cannot.
+func NewLog(capacity int, floor uint64) *Log {
 	return &Log{
-		ring:    make([]Entry, capacity),
-		next:    start,
-		first:   start,
+		ring:    make([]Entry, max(capacity, 1)),
+		last:    floor,
+		floor:   floor,
 		changed: make(chan struct{}),
 		now:     time.Now,
 	}
 }
 
-// StartOffset derives a first offset from the clock: milliseconds since the
-// epoch shifted left 20 bits, so one process may append about a million
-// messages per millisecond of its lifetime before colliding with the next
-// process's range, and offsets still fit in 63 bits until the year 6400.
+// StartOffset derives the floor of a fresh in-memory log from the clock:
+// milliseconds since the epoch shifted left 20 bits, the layout the Redis
+// broker gives stream IDs. A new process so starts above every offset an earlier
+// one handed out (at under a million messages per millisecond), and a client
+// resuming from an earlier process's offset is told that history is gone
+// instead of being given a gap.
 func StartOffset(now time.Time) uint64 {
 	return uint64(now.UnixMilli()) << 20
 }
 
-// Append adds a broadcast of payload, which must be valid JSON, and wakes
-// every reader. It returns the offset given to the message.
+// Append adds a broadcast of payload, which must be valid JSON, at the next
+// offset, and returns that offset. It is the publisher for a single process.
 func (l *Log) Append(payload json.RawMessage) uint64 {
-	buf := make([]byte, 0, len(payload)+48)
 	l.mu.Lock()
-	off := l.next
-	l.ring[off%uint64(len(l.ring))] = Entry{Offset: off, Frame: protocol.AppendBroadcast(buf, payload, off), At: l.now()}
-	l.next++
-	wake := l.changed
-	l.changed = make(chan struct{})
+	off := l.last + 1
+	wake := l.insert(off, payload)
 	l.mu.Unlock()
 	close(wake)
 	return off
 }
 
-// Head returns the offset the next message will get. A new client starts
-// reading there.
+// AppendAt adds a broadcast of payload at offset, as ordered by a broker. An
+// offset at or below the newest one is a redelivery and is ignored; AppendAt
+// reports whether the entry was added.
+func (l *Log) AppendAt(offset uint64, payload json.RawMessage) bool {
+	l.mu.Lock()
+	if offset <= l.last {
+		l.mu.Unlock()
+		return false
+	}
+	wake := l.insert(offset, payload)
+	l.mu.Unlock()
+	close(wake)
+	return true
+}
+
+// insert stores the entry under l.mu and returns the channel to close, after
+// unlocking, to wake every waiting reader.
+func (l *Log) insert(off uint64, payload json.RawMessage) chan struct{} {
+	e := Entry{Offset: off, Frame: protocol.AppendBroadcast(make([]byte, 0, len(payload)+48), payload, off), At: l.now()}
+	if l.n == len(l.ring) {
+		// Overwrite the oldest: from now on a reader behind it has lost it.
+		l.floor = l.ring[l.oldest].Offset
+		l.ring[l.oldest] = e
+		l.oldest = (l.oldest + 1) % len(l.ring)
+	} else {
+		l.ring[(l.oldest+l.n)%len(l.ring)] = e
+		l.n++
+	}
+	l.last = off
+	wake := l.changed
+	l.changed = make(chan struct{})
+	return wake
+}
+
+// Publish appends payload, which makes the log a Publisher on its own for a
+// single process, where there is no broker between the sender and the log.
+func (l *Log) Publish(_ context.Context, payload json.RawMessage) error {
+	l.Append(payload)
+	return nil
+}
+
+// Head returns the offset of the newest entry: a new client starts after it.
 func (l *Log) Head() uint64 {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return l.next
+	return l.last
 }
 
 // ReadResult says what a Read found.
@@ -93,40 +132,35 @@ type ReadResult int
 const (
 	// Ready means entries were returned, or none are pending.
 	Ready ReadResult = iota
-	// Gone means the entries at the cursor were overwritten: the reader fell
-	// further behind than the log's capacity and cannot continue without a
-	// gap.
+	// Gone means entries after the cursor were dropped: the reader fell
+	// further behind than the log's capacity, or its cursor predates the
+	// history this log holds, and it cannot continue without a gap.
 	Gone
-	// Unknown means the cursor lies beyond the head, i.e. it was not handed
-	// out by this log.
+	// Unknown means the cursor lies beyond the newest entry: it was not
+	// handed out by this log.
 	Unknown
 )
 
-// Read appends to dst the entries from offset from onwards, at most
+// Read appends to dst the entries after offset after, at most
 // cap(dst)-len(dst) of them, and returns the extended slice and how many
-// entries are pending at from in all, which tells a reader how far behind it
-// is. When nothing is pending it returns a channel that the next Append
+// entries are pending after it in all, which tells a reader how far behind
+// it is. When nothing is pending it returns a channel that the next append
 // closes.
-func (l *Log) Read(from uint64, dst []Entry) ([]Entry, uint64, ReadResult, <-chan struct{}) {
+func (l *Log) Read(after uint64, dst []Entry) ([]Entry, int, ReadResult, <-chan struct{}) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	switch {
-	case from > l.next:
+	case after > l.last:
 		return dst, 0, Unknown, nil
-	case from == l.next:
+	case after == l.last:
 		return dst, 0, Ready, l.changed
-	case l.next-from > uint64(len(l.ring)) || from < l.first:
-		return dst, l.next - from, Gone, nil
+	case after < l.floor:
+		return dst, 0, Gone, nil
 	}
-	for off := from; off < l.next && len(dst) < cap(dst); off++ {
-		dst = append(dst, l.ring[off%uint64(len(l.ring))])
+	at := func(i int) *Entry { return &l.ring[(l.oldest+i)%len(l.ring)] }
+	first := sort.Search(l.n, func(i int) bool { return at(i).Offset > after })
+	for i := first; i < l.n && len(dst) < cap(dst); i++ {
+		dst = append(dst, *at(i))
 	}
-	return dst, l.next - from, Ready, nil
-}
-
-// Publish appends payload. It makes the log a publisher for a single process,
-// where there is no broker between the sender and the log.
-func (l *Log) Publish(_ context.Context, payload json.RawMessage) error {
-	l.Append(payload)
-	return nil
+	return dst, l.n - first, Ready, nil
 }

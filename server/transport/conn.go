@@ -28,7 +28,7 @@ const batchSize = 16
 type client struct {
 	srv    *Server
 	conn   *websocket.Conn
-	cursor uint64 // next offset to write; owned by the writer
+	cursor uint64 // offset of the last broadcast written; owned by the writer
 	opened time.Time
 	logger *slog.Logger
 
@@ -175,7 +175,7 @@ func (c *client) writeLoop(ctx context.Context) {
 	for {
 		batch, behind, res, wake := s.log.Read(c.cursor, buf[:0])
 		switch {
-		case res != hub.Ready || behind > uint64(s.cfg.SendQueue):
+		case res != hub.Ready || behind > s.cfg.SendQueue:
 			s.metrics.Evictions.WithLabelValues("queue_full").Inc()
 			c.close(websocket.StatusPolicyViolation, protocol.ReasonSlowConsumer)
 			return
@@ -197,7 +197,7 @@ func (c *client) writeLoop(ctx context.Context) {
 			}
 			return
 		}
-		c.cursor = batch[len(batch)-1].Offset + 1
+		c.cursor = batch[len(batch)-1].Offset
 		c.delivered.Add(int64(len(batch)))
 		s.metrics.ObserveDelivery(len(batch), batch[0].At)
 		clear(buf[:])

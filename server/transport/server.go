@@ -125,7 +125,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 			s.refuse(w, http.StatusBadRequest, "bad_request", "since: "+err.Error())
 			return
 		}
-		cursor, resume = since+1, true
+		cursor, resume = since, true
 	}
 	if s.open.Add(1) > int64(s.cfg.MaxConnections) {
 		s.open.Add(-1)
