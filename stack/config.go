@@ -15,7 +15,9 @@ import (
 )
 
 // Config is the stack's configuration, read once by [LoadConfig] or
-// [ParseConfig] and validated before any resource is declared.
+// [ParseConfig] and validated before any resource is declared. Each field
+// is one key of [Keys] (same name, lower camel case; the cooldowns carry a
+// Seconds suffix in their keys), where its meaning and default are.
 type Config struct {
 	Name                    string
 	AvailabilityZones       int
@@ -78,11 +80,15 @@ const idleTimeoutPerPing = 3
 // ConfigError reports a configuration value the stack cannot use. Key is the
 // configuration key as written in Pulumi.<stack>.yaml.
 type ConfigError struct {
-	Key    string
-	Value  string
+	// Key is the configuration key to change.
+	Key string
+	// Value is the rejected value as configured.
+	Value string
+	// Reason says what the key accepts.
 	Reason string
 }
 
+// Error names the key, the value and what the key accepts.
 func (e *ConfigError) Error() string {
 	return fmt.Sprintf("config %s=%q: %s", e.Key, e.Value, e.Reason)
 }
@@ -90,9 +96,13 @@ func (e *ConfigError) Error() string {
 // Key describes one configuration key: the single source for reading it, for
 // Pulumi.yaml's config block and for the table in docs/deploy.md.
 type Key struct {
-	Name        string
-	Type        string
-	Default     string
+	// Name is the key without the project namespace, e.g. "cpu".
+	Name string
+	// Type is TypeString, TypeInteger or TypeBoolean.
+	Type string
+	// Default is the value used when the stack does not set the key.
+	Default string
+	// Description says what the key does, for Pulumi.yaml and the docs.
 	Description string
 	set         func(c *Config, v string) error
 }

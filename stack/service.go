@@ -24,9 +24,10 @@ const ContainerName = "websocket-service"
 // repeats the image's USER so that a changed base image cannot run as root.
 const nonRootUser = "65532:65532"
 
-// HealthCheckCommand is the container health check: the server binary
-// probing itself, since a distroless image has no shell or curl.
-var HealthCheckCommand = []string{"CMD", "/wsserver", "-healthcheck"}
+// healthCheckCommand is the container health check: the server binary
+// probing itself, since a distroless image has no shell or curl. It must
+// match the Dockerfile's HEALTHCHECK.
+func healthCheckCommand() []string { return []string{"CMD", "/wsserver", "-healthcheck"} }
 
 // execWritablePaths are where the ECS Exec agent writes inside the
 // container; with a read-only root filesystem each gets a task volume
@@ -144,7 +145,7 @@ func (b *builder) containerDefinitions(imageRef, logGroup string) (string, error
 		PortMappings:           []portMapping{{ContainerPort: contract.Port, HostPort: contract.Port, Protocol: "tcp"}},
 		Environment:            b.environment(),
 		Ulimits:                []ulimit{{Name: "nofile", SoftLimit: b.cfg.NofileLimit, HardLimit: b.cfg.NofileLimit}},
-		HealthCheck:            healthCheck{Command: HealthCheckCommand, Interval: 30, Timeout: 5, Retries: 3, StartPeriod: 10},
+		HealthCheck:            healthCheck{Command: healthCheckCommand(), Interval: 30, Timeout: 5, Retries: 3, StartPeriod: 10},
 		StopTimeout:            contract.StopTimeoutSeconds,
 		LogConfiguration: logConfiguration{LogDriver: "awslogs", Options: map[string]string{
 			"awslogs-group":         logGroup,

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -669,5 +670,48 @@ func TestRuleSetSeesViolations(t *testing.T) {
 				t.Errorf("weakening %s.%s produced no %s finding", tc.typ, tc.key, tc.rule)
 			}
 		})
+	}
+}
+
+// TestTaskAgreesWithDockerfile checks that the task definition and the image
+// the root Dockerfile builds agree: architecture, health check, user, port.
+func TestTaskAgreesWithDockerfile(t *testing.T) {
+	raw, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var final, health, user, expose string
+	for _, line := range strings.Split(string(raw), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		switch strings.ToUpper(fields[0]) {
+		case "FROM":
+			final = line
+		case "HEALTHCHECK":
+			health = line
+		case "USER":
+			user = strings.Join(fields[1:], " ")
+		case "EXPOSE":
+			expose = strings.Join(fields[1:], " ")
+		}
+	}
+	if !strings.Contains(final, "--platform="+imagePlatform) {
+		t.Errorf("final stage %q is not built for %s, the task's runtime platform", final, imagePlatform)
+	}
+	cmd, err := json.Marshal(healthCheckCommand()[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.ReplaceAll(health, " ", ""), "CMD"+string(cmd)) {
+		t.Errorf("Dockerfile HEALTHCHECK %q differs from the task's %v", health, healthCheckCommand())
+	}
+	// distroless's nonroot user is uid/gid 65532.
+	if user != "nonroot:nonroot" && user != nonRootUser {
+		t.Errorf("Dockerfile USER %q, the task runs as %s", user, nonRootUser)
+	}
+	if expose != fmt.Sprint(contract.Port) {
+		t.Errorf("Dockerfile EXPOSE %q, the task maps %d", expose, contract.Port)
 	}
 }
