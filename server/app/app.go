@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/wsfargate/websocket-service/server/broker"
 	"github.com/wsfargate/websocket-service/server/config"
 	"github.com/wsfargate/websocket-service/server/contract"
 	"github.com/wsfargate/websocket-service/server/ecstask"
@@ -76,8 +77,16 @@ func Main(stop context.Context, args []string, lookup func(string) (string, bool
 // EMF lines go to emf.
 func Run(stop context.Context, cfg *config.Config, logger *slog.Logger, emf io.Writer) error {
 	m := metrics.New()
-	log := hub.NewLog(max(cfg.HistorySize, cfg.SendQueue+1), hub.StartOffset(time.Now()))
-	srv := transport.New(cfg, log, log, m, logger)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log, pub, err := openBroker(stop, ctx, cfg, logger, m)
+	if err != nil {
+		return err
+	}
+	if log == nil {
+		return nil // stopped before the broker was reached
+	}
+	srv := transport.New(cfg, log, pub, m, logger)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -105,8 +114,6 @@ func Run(stop context.Context, cfg *config.Config, logger *slog.Logger, emf io.W
 		logger.Info("admin listening", "addr", aln.Addr().String())
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	serveErr := make(chan error, len(servers))
 	for i, hs := range servers {
 		go func() {
@@ -154,6 +161,39 @@ func Run(stop context.Context, cfg *config.Config, logger *slog.Logger, emf io.W
 	}
 	logger.Info("stopped", "took", time.Since(started).Round(time.Millisecond).String())
 	return errors.Join(errs...)
+}
+
+// openBroker returns the log the server delivers from and the publisher
+// that feeds it. With Redis it loads the stream's recent history first,
+// retrying until Redis answers or stop ends (then the log is nil), and keeps
+// following the stream until ctx ends.
+func openBroker(stop, ctx context.Context, cfg *config.Config, logger *slog.Logger, m *metrics.Metrics) (*hub.Log, transport.Publisher, error) {
+	capacity := max(cfg.HistorySize, cfg.SendQueue+1)
+	if cfg.Broker == "memory" {
+		log := hub.NewLog(capacity, hub.StartOffset(time.Now()))
+		return log, log, nil
+	}
+	b, err := broker.NewRedis(broker.Options{
+		URL: cfg.RedisURL, Username: cfg.RedisUsername, Password: cfg.RedisPassword,
+		Stream: cfg.RedisStream, History: cfg.HistorySize,
+	}, logger, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	go func() { <-ctx.Done(); b.Close() }()
+	for wait := 100 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
+		log, from, err := b.Load(stop, capacity)
+		if err == nil {
+			go b.Follow(ctx, log, from)
+			return log, b, nil
+		}
+		logger.Error("waiting for the broker before serving", "err", err, "retry_in", wait.String())
+		select {
+		case <-stop.Done():
+			return nil, nil, nil
+		case <-time.After(wait):
+		}
+	}
 }
 
 func adminHandler(m *metrics.Metrics) http.Handler {

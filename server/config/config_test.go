@@ -72,6 +72,12 @@ func TestInvalidValuesNameTheKey(t *testing.T) {
 		{"SHUTDOWN_TIMEOUT", "125s"}, // not below ECS's stopTimeout
 		{"EMF_INTERVAL", "soon"},
 		{"METRICS_SERVICE_NAME", " "},
+		{"BROKER", "kafka"},
+		{"REDIS_URL", "http://cache:6379"},
+		{"REDIS_URL", "redis://"},
+		{"REDIS_STREAM", ""},
+		{"ECS_CONTAINER_METADATA_URI_V4", "169.254.170.2/v4"},
+		{"STOP_POLL_INTERVAL", "-1s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
@@ -84,6 +90,17 @@ func TestInvalidValuesNameTheKey(t *testing.T) {
 				t.Fatalf("error %q names %s, want %s with a reason", err, ce.Key, tt.key)
 			}
 		})
+	}
+}
+
+func TestRedisBrokerNeedsURL(t *testing.T) {
+	_, err := config.Load(env(map[string]string{"BROKER": "redis"}), nil, io.Discard)
+	var ce *config.Error
+	if !errors.As(err, &ce) || ce.Key != "REDIS_URL" {
+		t.Fatalf("BROKER=redis without REDIS_URL: %v, want an error naming REDIS_URL", err)
+	}
+	if _, err := config.Load(env(map[string]string{"BROKER": "redis", "REDIS_URL": "rediss://user:pw@cache.example:6379/0"}), nil, io.Discard); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -26,6 +26,8 @@ type Metrics struct {
 	DeliveryLatency  prometheus.Histogram
 	ResumedMessages  prometheus.Counter
 	FailedRecoveries prometheus.Counter
+	BrokerUp         prometheus.Gauge
+	BrokerErrors     *prometheus.CounterVec // broker failures, by operation
 }
 
 // New registers the instruments, plus the Go runtime and process collectors.
@@ -67,11 +69,18 @@ func New() *Metrics {
 		FailedRecoveries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ws_recoveries_failed_total", Help: "Resume requests whose offset was no longer (or never) in history.",
 		}),
+		BrokerUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ws_broker_up", Help: "1 while the cross-task broker (Redis) answers, 0 while it does not; 1 for the in-memory broker.",
+		}),
+		BrokerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ws_broker_errors_total", Help: "Broker operations that failed, by operation (publish, follow).",
+		}, []string{"op"}),
 	}
+	m.BrokerUp.Set(1)
 	m.Registry.MustRegister(
 		m.Connections, m.Accepted, m.Rejected, m.Closes, m.Evictions,
 		m.MessagesIn, m.MessagesOut, m.InvalidMessages, m.DeliveryLatency,
-		m.ResumedMessages, m.FailedRecoveries,
+		m.ResumedMessages, m.FailedRecoveries, m.BrokerUp, m.BrokerErrors,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
