@@ -68,7 +68,7 @@ if [[ " $TARGETS " == *" node "* ]]; then
 fi
 
 declare -A SERVER_CMD=(
-  [go]="env ADDR=127.0.0.1:$PORT ADMIN_ADDR=127.0.0.1:$ADMIN_PORT LOG_LEVEL=warn EMF_INTERVAL=0 MAX_CONNECTIONS=25000 RATE_LIMIT=0 taskset -c 0 bin/wsserver"
+  [go]="env ADDR=127.0.0.1:$PORT ADMIN_ADDR=127.0.0.1:$ADMIN_PORT LOG_LEVEL=warn EMF_INTERVAL=0 DRAIN_DELAY=0s DRAIN_SPREAD=0s MAX_CONNECTIONS=25000 RATE_LIMIT=0 taskset -c 0 bin/wsserver"
   [node]="env PORT=$PORT HOST=127.0.0.1 taskset -c 0 node bench/node/server.js"
 )
 
@@ -127,6 +127,7 @@ for t in $TARGETS; do
   printf 'server\t%s\t%s\n' "$t" "${SERVER_CMD[$t]}"
 done >"$OUT/commands.tsv"
 
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 FAILED=()
 for spec in "${SCENARIOS[@]}"; do
   name=${spec%%|*}
@@ -160,7 +161,7 @@ if [[ " $TARGETS " == *" go "* ]]; then
   [[ $QUICK == 1 ]] && benchtime=100ms
   log "go micro-benchmarks (-benchtime $benchtime)"
   echo "\$ go test -run '^\$' -bench . -benchmem -benchtime $benchtime ./server/..." >"$OUT/gobench.txt"
-  go test -run '^$' -bench . -benchmem -benchtime "$benchtime" ./server/... 2>&1 | grep -v '^ok\|no test files' >>"$OUT/gobench.txt" ||
+  go test -run '^$' -bench . -benchmem -benchtime "$benchtime" ./server/... 2>&1 | grep -v '^ok\|no test files\|^PASS$' >>"$OUT/gobench.txt" ||
     FAILED+=("go micro-benchmarks")
 fi
 
@@ -176,6 +177,8 @@ cpu_model=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
   echo "RUNS=$RUNS"
   echo "QUICK=$QUICK"
   echo "TARGETS=$TARGETS"
+  echo "LOADAVG_START=$LOADAVG_START"
+  echo "LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$OUT/meta.env"
 
 bin/loadgen report -dir "$OUT" -template bench/REPORT.md.tmpl -o bench/REPORT.md -json bench/results.json

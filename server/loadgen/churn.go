@@ -13,6 +13,7 @@ const errorBackoff = 10 * time.Millisecond
 // churn runs Workers loops of connect, greeting, close for Duration.
 func (r *runner) churn(ctx context.Context, res *Result) error {
 	before, sampled := r.sample()
+	genBefore := markSelf()
 	r.m.setPhase("churn", r.cfg.Duration)
 	start := time.Now()
 	runCtx, cancel := context.WithTimeout(ctx, r.cfg.Duration)
@@ -35,6 +36,7 @@ func (r *runner) churn(ctx context.Context, res *Result) error {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	res.Generator = newGeneratorUsage(genBefore, markSelf())
 	res.ElapsedSec = elapsed.Seconds()
 	res.ConnectsPerSec = float64(r.m.Connects.Load()) / elapsed.Seconds()
 	if after, ok := r.sample(); ok && sampled {

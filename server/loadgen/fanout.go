@@ -109,6 +109,7 @@ func (r *runner) fanout(ctx context.Context, res *Result) error {
 	}()
 
 	before, sampled := r.sample()
+	genBefore := markSelf()
 	r.m.setPhase("publish", r.cfg.Duration)
 	start := time.Now()
 	sent := r.publish(ctx, pub, pubSrc, start)
@@ -123,6 +124,7 @@ func (r *runner) fanout(ctx context.Context, res *Result) error {
 		time.Sleep(10 * time.Millisecond)
 	}
 	after, ok := r.sample()
+	res.Generator = newGeneratorUsage(genBefore, markSelf())
 	sampled = sampled && ok
 
 	r.m.setPhase("close", 0)

@@ -46,10 +46,12 @@ func (r *runner) hold(ctx context.Context, res *Result) error {
 	}
 
 	r.m.setPhase("hold", r.cfg.Duration)
+	genBefore := markSelf()
 	start := time.Now()
 	sleep(ctx, r.cfg.Duration)
 	res.ElapsedSec = time.Since(start).Seconds()
 	res.HeldAtEnd = r.m.Open.Load()
+	res.Generator = newGeneratorUsage(genBefore, markSelf())
 
 	r.m.setPhase("close", 0)
 	stopping.Store(true)

@@ -118,6 +118,9 @@ func TestModes(t *testing.T) {
 					t.Errorf("latency %+v, want one sample per delivery, under 2s", r.Latency)
 				}
 				wantNoErrors(t, r)
+				if r.Generator == nil || r.Generator.CPUSeconds <= 0 {
+					t.Errorf("generator usage %+v, want some CPU for 1400 deliveries", r.Generator)
+				}
 				if r.Server == nil || r.Server.After.CPUTime < r.Server.Before.CPUTime {
 					t.Errorf("server usage %+v, want CPU samples in order", r.Server)
 				}

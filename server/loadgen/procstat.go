@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -123,4 +124,35 @@ func newServerUsage(pid int, before, after ProcSample) *ServerUsage {
 		u.CPUPercent = 100 * cpu.Seconds() / wall.Seconds()
 	}
 	return u
+}
+
+// GeneratorUsage is the load generator's own CPU time during the measured
+// phase. Near 100% of one core the generator, not the server, may be what
+// limits the numbers.
+type GeneratorUsage struct {
+	CPUSeconds float64 `json:"cpu_seconds"`
+	CPUPercent float64 `json:"cpu_percent"`
+}
+
+// selfMark is this process's CPU time at a moment.
+type selfMark struct {
+	at  time.Time
+	cpu time.Duration
+}
+
+func markSelf() selfMark {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return selfMark{at: time.Now()}
+	}
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return selfMark{at: time.Now(), cpu: cpu}
+}
+
+func newGeneratorUsage(before, after selfMark) *GeneratorUsage {
+	g := &GeneratorUsage{CPUSeconds: (after.cpu - before.cpu).Seconds()}
+	if wall := after.at.Sub(before.at).Seconds(); wall > 0 {
+		g.CPUPercent = 100 * g.CPUSeconds / wall
+	}
+	return g
 }

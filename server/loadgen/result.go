@@ -69,6 +69,8 @@ type Result struct {
 
 	// Server is set when the server's pid was given.
 	Server *ServerUsage `json:"server,omitempty"`
+	// Generator is this process's CPU use over the measured phase.
+	Generator *GeneratorUsage `json:"generator,omitempty"`
 }
 
 // WriteText prints the human summary.
@@ -115,6 +117,9 @@ func (r *Result) WriteText(w io.Writer) error {
 		if s.CPUMicrosPerMsg != 0 {
 			p("  server cpu       %.3f µs per delivered message", s.CPUMicrosPerMsg)
 		}
+	}
+	if g := r.Generator; g != nil {
+		p("  loadgen cpu      %.2fs (%.0f%% of one core)", g.CPUSeconds, g.CPUPercent)
 	}
 	if r.ErrorTotal == 0 {
 		p("  errors           none")

@@ -27,6 +27,7 @@ func (r *runner) throughput(ctx context.Context, res *Result) error {
 	lat := newLatencyRecorder()
 	var delivered, roundTrips atomic.Int64
 	before, sampled := r.sample()
+	genBefore := markSelf()
 	r.m.setPhase("run", r.cfg.Duration)
 	start := time.Now()
 	deadline := start.Add(r.cfg.Duration)
@@ -51,6 +52,7 @@ func (r *runner) throughput(ctx context.Context, res *Result) error {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	res.Generator = newGeneratorUsage(genBefore, markSelf())
 	after, ok := r.sample()
 	sampled = sampled && ok
 

@@ -52,6 +52,7 @@ func Scenarios() []Scenario {
 		{"latency p99.9", "ms", true, lat(func(l *loadgen.LatencySummary) int64 { return l.P999Us })},
 		{"latency max", "ms", true, lat(func(l *loadgen.LatencySummary) int64 { return l.MaxUs })},
 		{"server CPU per delivered message", "µs", true, server(func(s *loadgen.ServerUsage) float64 { return s.CPUMicrosPerMsg })},
+		genCPU(),
 	}
 	return []Scenario{
 		{"hold10k", "Hold 10,000 idle connections", hold},
@@ -61,6 +62,7 @@ func Scenarios() []Scenario {
 			{"connections per second", "/s", false, func(r *loadgen.Result) (float64, bool) { return r.ConnectsPerSec, true }},
 			{"connect latency p50", "ms", true, connectP50},
 			{"connect latency p99", "ms", true, connectP99},
+			genCPU(),
 		}},
 		{"throughput", "Throughput: 100 closed-loop clients", []Metric{
 			{"deliveries per second", "/s", false, func(r *loadgen.Result) (float64, bool) { return r.DeliveredPerSec, true }},
@@ -68,9 +70,21 @@ func Scenarios() []Scenario {
 			{"round trip p50", "ms", true, lat(func(l *loadgen.LatencySummary) int64 { return l.P50Us })},
 			{"round trip p99", "ms", true, lat(func(l *loadgen.LatencySummary) int64 { return l.P99Us })},
 			{"server CPU per delivered message", "µs", true, server(func(s *loadgen.ServerUsage) float64 { return s.CPUMicrosPerMsg })},
+			genCPU(),
 		}},
 		{"holdmax", "Hold as many idle connections as one process may open (~19,000)", hold},
 	}
+}
+
+// genCPU shows how busy the generator's core was: near 100 the generator,
+// not the server, may be the limit.
+func genCPU() Metric {
+	return Metric{"load generator CPU (% of its core)", "%", true, func(r *loadgen.Result) (float64, bool) {
+		if r.Generator == nil {
+			return 0, false
+		}
+		return r.Generator.CPUPercent, true
+	}}
 }
 
 func server(f func(*loadgen.ServerUsage) float64) func(*loadgen.Result) (float64, bool) {
