@@ -168,6 +168,7 @@ fi
 cpu_model=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 {
   echo "DATE=$(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- server bench 2>/dev/null || echo ' (with uncommitted changes in server/ or bench/)')"
   echo "NPROC=$(nproc)"
   echo "CPU_MODEL=${cpu_model:-unknown}"
   echo "KERNEL=$(uname -sr)"
