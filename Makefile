@@ -6,10 +6,10 @@ GO            ?= go
 STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ACTIONLINT    := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 FUZZTIME      ?= 5s
-SERVER_PKGS   := ./server/...
+SERVER_PKGS    = $(shell $(GO) list ./server/... | grep -v /server/e2e)
 INFRA_PKGS    := ./policy/... $(if $(wildcard stack/*.go),. ./stack/...)
 
-.PHONY: run test test-server test-infra fuzz compat lint bench build
+.PHONY: run test test-server test-e2e test-infra fuzz compat lint bench build
 
 ## run: the server on localhost:8080, in memory, readable logs
 run:
@@ -20,10 +20,14 @@ build:
 	$(GO) build -trimpath -o bin/ ./server/cmd/...
 
 ## test: every test; installs nothing it can't find, and says so
-test: lint test-server test-infra fuzz compat
+test: lint test-server test-e2e test-infra fuzz compat
 
 test-server:
 	$(GO) test -race -count=1 $(SERVER_PKGS)
+
+## test-e2e: three server processes, haproxy and redis-server (no -race: 1,000 clients)
+test-e2e:
+	$(GO) test -count=1 ./server/e2e/
 
 test-infra:
 	$(GO) test -count=1 $(INFRA_PKGS)

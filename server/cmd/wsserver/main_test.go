@@ -1,18 +1,14 @@
 package main_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/wsfargate/websocket-service/server/contract"
+	"github.com/wsfargate/websocket-service/server/internal/testproc"
 )
 
 var binary string
@@ -32,99 +29,17 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	binary = filepath.Join(dir, "wsserver")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		panic("build wsserver: " + err.Error() + "\n" + string(out))
+	if binary, err = testproc.Build(dir); err != nil {
+		panic(err)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-// process is a running wsserver.
-type process struct {
-	cmd    *exec.Cmd
-	addr   string // host:port of the public listener
-	mu     sync.Mutex
-	stdout bytes.Buffer
-	logs   bytes.Buffer
-	exited chan struct{}
-	err    error
-}
-
-func startProcess(t *testing.T, env ...string) *process {
+func startProcess(t *testing.T, env ...string) *testproc.Process {
 	t.Helper()
-	p := &process{exited: make(chan struct{})}
-	p.cmd = exec.Command(binary)
-	p.cmd.Env = append(os.Environ(), append([]string{"ADDR=127.0.0.1:0", "ADMIN_ADDR=127.0.0.1:0"}, env...)...)
-	p.cmd.Stdout = &lockedWriter{&p.mu, &p.stdout}
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.exited
-	})
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Bytes()
-			p.mu.Lock()
-			p.logs.Write(append(line, '\n'))
-			p.mu.Unlock()
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal(line, &rec) == nil && rec.Msg == "listening" {
-				ready <- rec.Addr
-			}
-		}
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	select {
-	case p.addr = <-ready:
-	case <-p.exited:
-		t.Fatalf("server exited at start: %v\n%s", p.err, p.output())
-	case <-time.After(10 * time.Second):
-		t.Fatalf("server did not start\n%s", p.output())
-	}
-	return p
-}
-
-func (p *process) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.logs.String()
-}
-
-func (p *process) wait(t *testing.T, d time.Duration) (int, time.Duration) {
-	t.Helper()
-	began := time.Now()
-	select {
-	case <-p.exited:
-	case <-time.After(d):
-		t.Fatalf("server still running after %v\n%s", d, p.output())
-	}
-	var ee *exec.ExitError
-	if errors.As(p.err, &ee) {
-		return ee.ExitCode(), time.Since(began)
-	}
-	return 0, time.Since(began)
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
+	return testproc.Start(t, binary, append([]string{"ADDR=127.0.0.1:0", "ADMIN_ADDR=127.0.0.1:0"}, env...)...)
 }
 
 func status(t *testing.T, url string) int {
@@ -145,7 +60,7 @@ func TestShutdownPhases(t *testing.T) {
 	p := startProcess(t, "DRAIN_DELAY=1s", "DRAIN_SPREAD=1s", "SHUTDOWN_TIMEOUT=10s", "EMF_INTERVAL=100ms", "LOG_LEVEL=info")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	url := "ws://" + p.addr + contract.WebSocketPath
+	url := "ws://" + p.Addr + contract.WebSocketPath
 
 	const clients = 5
 	closedAt := make([]time.Duration, clients)
@@ -170,7 +85,7 @@ func TestShutdownPhases(t *testing.T) {
 			codes[i] = websocket.CloseStatus(err)
 		})
 	}
-	if got := status(t, "http://"+p.addr+contract.HealthPath); got != http.StatusOK {
+	if got := status(t, "http://"+p.Addr+contract.HealthPath); got != http.StatusOK {
 		t.Fatalf("/health before SIGTERM = %d", got)
 	}
 	time.Sleep(300 * time.Millisecond) // let a few EMF lines out
@@ -178,20 +93,22 @@ func TestShutdownPhases(t *testing.T) {
 	sigMu.Lock()
 	signalled = time.Now()
 	sigMu.Unlock()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	// Phase 1, at once: unhealthy and refusing upgrades.
 	eventually(t, 500*time.Millisecond, "/health 503", func() bool {
-		return status(t, "http://"+p.addr+contract.HealthPath) == http.StatusServiceUnavailable
+		return status(t, "http://"+p.Addr+contract.HealthPath) == http.StatusServiceUnavailable
 	})
 	if _, resp, err := websocket.Dial(ctx, url, nil); err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("upgrade after SIGTERM: %v %v, want 503", resp, err)
 	}
-	code, took := p.wait(t, 10*time.Second)
+	began := time.Now()
+	code := p.Wait(t, 10*time.Second)
+	took := time.Since(began)
 	wg.Wait()
 	if code != 0 {
-		t.Errorf("exit status %d, want 0\n%s", code, p.output())
+		t.Errorf("exit status %d, want 0\n%s", code, p.Logs())
 	}
 	t.Logf("exited %v after the stop began; clients closed at %v", took, closedAt)
 	for i := range clients {
@@ -206,9 +123,7 @@ func TestShutdownPhases(t *testing.T) {
 	}
 
 	// EMF: one JSON record per line on stdout, named as the stack expects.
-	p.mu.Lock()
-	lines := strings.Split(strings.TrimSpace(p.stdout.String()), "\n")
-	p.mu.Unlock()
+	lines := strings.Split(strings.TrimSpace(p.Stdout()), "\n")
 	var sawClients bool
 	for _, l := range lines {
 		var rec map[string]any
@@ -231,7 +146,7 @@ func TestHealthcheckFlag(t *testing.T) {
 		addr string
 		want int
 	}{
-		{"server up", p.addr, 0},
+		{"server up", p.Addr, 0},
 		{"nothing listening", "127.0.0.1:1", 1},
 	}
 	for _, tt := range tests {
@@ -305,7 +220,7 @@ func TestDrainsWhenECSStopsTheTask(t *testing.T) {
 		"DRAIN_DELAY=200ms", "DRAIN_SPREAD=200ms", "SHUTDOWN_TIMEOUT=10s")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws://"+p.addr+contract.WebSocketPath, nil)
+	c, _, err := websocket.Dial(ctx, "ws://"+p.Addr+contract.WebSocketPath, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +229,7 @@ func TestDrainsWhenECSStopsTheTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond) // several polls that say RUNNING
-	if got := status(t, "http://"+p.addr+contract.HealthPath); got != http.StatusOK {
+	if got := status(t, "http://"+p.Addr+contract.HealthPath); got != http.StatusOK {
 		t.Fatalf("/health while RUNNING = %d", got)
 	}
 	stopping.Store(true)
@@ -322,10 +237,10 @@ func TestDrainsWhenECSStopsTheTask(t *testing.T) {
 	if code := websocket.CloseStatus(err); code != websocket.StatusGoingAway {
 		t.Fatalf("client closed with %v (%v), want 1001", code, err)
 	}
-	if code, _ := p.wait(t, 5*time.Second); code != 0 {
-		t.Fatalf("exit status %d, want 0\n%s", code, p.output())
+	if code := p.Wait(t, 5*time.Second); code != 0 {
+		t.Fatalf("exit status %d, want 0\n%s", code, p.Logs())
 	}
-	if !strings.Contains(p.output(), "ECS is stopping this task") {
-		t.Errorf("logs do not say why it drained:\n%s", p.output())
+	if !strings.Contains(p.Logs(), "ECS is stopping this task") {
+		t.Errorf("logs do not say why it drained:\n%s", p.Logs())
 	}
 }
