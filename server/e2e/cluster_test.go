@@ -35,12 +35,12 @@ func TestMain(m *testing.M) {
 
 // cluster is n wsserver processes sharing a Redis stream behind haproxy.
 type cluster struct {
-	t       *testing.T
-	redis   *testredis.Server
-	ports   []int
-	procs   []*testproc.Process
-	proxy   string // host:port clients connect to
-	env     []string
+	t     *testing.T
+	redis *testredis.Server
+	ports []int
+	procs []*testproc.Process
+	proxy string // host:port clients connect to
+	env   []string
 }
 
 func startCluster(t *testing.T, n int, persist bool, env ...string) *cluster {
