@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -19,6 +20,7 @@ import (
 	"github.com/wsfargate/websocket-service/server/broker"
 	"github.com/wsfargate/websocket-service/server/config"
 	"github.com/wsfargate/websocket-service/server/contract"
+	"github.com/wsfargate/websocket-service/server/demo"
 	"github.com/wsfargate/websocket-service/server/ecstask"
 	"github.com/wsfargate/websocket-service/server/hub"
 	"github.com/wsfargate/websocket-service/server/metrics"
@@ -92,8 +94,13 @@ func Run(stop context.Context, cfg *config.Config, logger *slog.Logger, emf io.W
 	if err != nil {
 		return fmt.Errorf("listen on ADDR %s: %w", cfg.Addr, err)
 	}
+	routes := http.NewServeMux()
+	routes.Handle("/", srv.Handler())
+	page := demo.Handler(demoStats(srv, log))
+	routes.Handle("GET /demo", page)
+	routes.Handle("GET /demo/", page)
 	public := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           routes,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		// No ReadTimeout or WriteTimeout: they would also bound upgraded
@@ -125,12 +132,13 @@ func Run(stop context.Context, cfg *config.Config, logger *slog.Logger, emf io.W
 	go srv.Run(ctx)
 	if cfg.EMFInterval > 0 {
 		go func() {
-			if err := metrics.RunEMF(ctx, emf, cfg.EMFInterval, cfg.MetricService, srv.Connections); err != nil {
+			if err := m.RunEMF(ctx, emf, cfg.EMFInterval, cfg.MetricService, srv.Connections); err != nil {
 				logger.Error("EMF output failed", "err", err)
 			}
 		}()
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "websocket", "ws://"+ln.Addr().String()+contract.WebSocketPath)
+	logger.Info("listening", "addr", ln.Addr().String(), "websocket", "ws://"+ln.Addr().String()+contract.WebSocketPath,
+		"demo", "http://"+ln.Addr().String()+demo.PagePath)
 
 	select {
 	case err := <-serveErr:
@@ -193,6 +201,23 @@ func openBroker(stop, ctx context.Context, cfg *config.Config, logger *slog.Logg
 			return nil, nil, nil
 		case <-time.After(wait):
 		}
+	}
+}
+
+// demoStats gives the demo page this process's connections and the recent
+// broadcast rate, measured over at least a second between calls.
+func demoStats(srv *transport.Server, log *hub.Log) func() demo.Stats {
+	var mu sync.Mutex
+	last, at, rate := log.Appended(), time.Now(), 0.0
+	return func() demo.Stats {
+		mu.Lock()
+		defer mu.Unlock()
+		if now := time.Now(); now.Sub(at) >= time.Second {
+			n := log.Appended()
+			rate = float64(n-last) / now.Sub(at).Seconds()
+			last, at = n, now
+		}
+		return demo.Stats{Connections: srv.Connections(), MessagesPerSecond: rate}
 	}
 }
 

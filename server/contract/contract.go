@@ -41,6 +41,15 @@ const (
 	// MetricDimension names the dimension whose value is the ECS service
 	// name, so that target tracking averages over every task of a service.
 	MetricDimension = "ServiceName"
+	// MetricMessagesIn counts client messages accepted for broadcast on one
+	// task during the record's interval.
+	MetricMessagesIn = "MessagesIn"
+	// MetricMessagesOut counts broadcast frames written to clients by one
+	// task during the interval.
+	MetricMessagesOut = "MessagesDelivered"
+	// MetricEvictions counts slow consumers one task disconnected during
+	// the interval.
+	MetricEvictions = "Evictions"
 )
 
 // Environment variables the stack sets on the container.

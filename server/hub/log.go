@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wsfargate/websocket-service/server/protocol"
@@ -41,6 +42,7 @@ type Log struct {
 	floor   uint64 // entries at or below floor may be gone; above it none are
 	changed chan struct{}
 	now     func() time.Time
+	added   atomic.Uint64
 }
 
 // NewLog returns a log that keeps the last capacity entries. floor is the
@@ -107,6 +109,7 @@ func (l *Log) insert(off uint64, payload json.RawMessage) chan struct{} {
 		l.n++
 	}
 	l.last = off
+	l.added.Add(1)
 	wake := l.changed
 	l.changed = make(chan struct{})
 	return wake
@@ -125,6 +128,9 @@ func (l *Log) Head() uint64 {
 	defer l.mu.RUnlock()
 	return l.last
 }
+
+// Appended returns how many entries were ever added, for rates.
+func (l *Log) Appended() uint64 { return l.added.Load() }
 
 // ReadResult says what a Read found.
 type ReadResult int

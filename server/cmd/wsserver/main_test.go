@@ -244,3 +244,20 @@ func TestDrainsWhenECSStopsTheTask(t *testing.T) {
 		t.Errorf("logs do not say why it drained:\n%s", p.Logs())
 	}
 }
+
+func TestDemoPageIsMounted(t *testing.T) {
+	p := startProcess(t)
+	for _, path := range []string{"/demo", "/demo/app.js", "/demo/stats"} {
+		resp, err := http.Get("http://" + p.Addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Security-Policy") == "" {
+			t.Errorf("GET %s = %d, CSP %q; want 200 with a CSP", path, resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
+		}
+	}
+	if !strings.Contains(p.Logs(), `"demo":"http://`+p.Addr+`/demo"`) {
+		t.Errorf("start-up log does not give the demo URL:\n%s", p.Logs())
+	}
+}
