@@ -22,7 +22,9 @@ type Record struct {
 // metadata tells CloudWatch Logs which top-level fields are metrics, named
 // as the stack's autoscaling policy and dashboard expect (see contract).
 func WriteEMF(w io.Writer, service string, r Record, at time.Time) error {
-	count := func(name string) map[string]any { return map[string]any{"Name": name, "Unit": "Count", "StorageResolution": 60} }
+	count := func(name string) map[string]any {
+		return map[string]any{"Name": name, "Unit": "Count", "StorageResolution": 60}
+	}
 	rec := map[string]any{
 		"_aws": map[string]any{
 			"Timestamp": at.UnixMilli(),

@@ -3,9 +3,9 @@ package metrics_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
-	"encoding/json"
 	"testing"
 	"time"
 
