@@ -9,7 +9,7 @@ FUZZTIME      ?= 5s
 SERVER_PKGS    = $(shell $(GO) list ./server/... | grep -v /server/e2e)
 INFRA_PKGS    := ./policy/... $(if $(wildcard stack/*.go),. ./stack/...)
 
-.PHONY: run test test-server test-e2e test-infra fuzz compat lint bench build
+.PHONY: run test test-server test-e2e test-browser screenshot test-infra fuzz compat lint bench build
 
 ## run: the server on localhost:8080, in memory, readable logs
 run:
@@ -20,7 +20,7 @@ build:
 	$(GO) build -trimpath -o bin/ ./server/cmd/...
 
 ## test: every test; installs nothing it can't find, and says so
-test: lint test-server test-e2e test-infra fuzz compat
+test: lint test-server test-e2e test-browser test-infra fuzz compat
 
 test-server:
 	$(GO) test -race -count=1 $(SERVER_PKGS)
@@ -28,6 +28,14 @@ test-server:
 ## test-e2e: three server processes, haproxy and redis-server (no -race: 1,000 clients)
 test-e2e:
 	$(GO) test -count=1 ./server/e2e/
+
+## test-browser: the demo page in headless Chromium
+test-browser:
+	$(GO) test -count=1 -tags browser ./server/demo/
+
+## screenshot: regenerate docs/demo.png
+screenshot:
+	DEMO_SCREENSHOT=docs/demo.png $(GO) test -count=1 -tags browser -run TestScreenshot ./server/demo/
 
 test-infra:
 	$(GO) test -count=1 $(INFRA_PKGS)
