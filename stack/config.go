@@ -41,6 +41,8 @@ type Config struct {
 	NofileLimit             int
 	AllowedOrigins          string
 	ExecuteCommand          bool
+	Broker                  string
+	BrokerMaxStorageGB      int
 	ContainerInsights       string
 	LogRetentionDays        int
 	LogBucketExpirationDays int
@@ -131,6 +133,8 @@ func Keys() []Key {
 		{"nofileLimit", TypeInteger, "65536", "Open file limit (soft and hard) of the container: one descriptor per WebSocket.", integer(func(c *Config) *int { return &c.NofileLimit })},
 		{"allowedOrigins", TypeString, "", "Comma-separated browser origin patterns passed to the server as " + contract.EnvAllowedOrigins + "; empty leaves the server default.", str(func(c *Config) *string { return &c.AllowedOrigins })},
 		{"executeCommand", TypeBoolean, "false", "Enable ECS Exec (aws ecs execute-command) on the service.", boolean(func(c *Config) *bool { return &c.ExecuteCommand })},
+		{"broker", TypeString, BrokerRedis, "How broadcasts reach clients on other tasks: redis (an ElastiCache Serverless Valkey stream) or memory (one task only; needs maxTasks 1).", str(func(c *Config) *string { return &c.Broker })},
+		{"brokerMaxStorageGb", TypeInteger, "1", "Data storage limit of the Valkey cache in GB; the stream itself stays near the server's history size.", integer(func(c *Config) *int { return &c.BrokerMaxStorageGB })},
 		{"containerInsights", TypeString, "enhanced", "ECS Container Insights: enhanced, enabled or disabled.", str(func(c *Config) *string { return &c.ContainerInsights })},
 		{"logRetentionDays", TypeInteger, "30", "Retention of the container, VPC flow log and ECS Exec log groups, in days.", integer(func(c *Config) *int { return &c.LogRetentionDays })},
 		{"logBucketExpirationDays", TypeInteger, "90", "Days after which ALB and CloudFront access logs expire from their S3 buckets.", integer(func(c *Config) *int { return &c.LogBucketExpirationDays })},
@@ -368,6 +372,8 @@ func (c Config) Validate() error {
 			return nil
 		},
 		func() error { return between("nofileLimit", c.NofileLimit, 1024, 1048576) },
+		func() error { return oneOf("broker", c.Broker, BrokerRedis, BrokerMemory) },
+		func() error { return between("brokerMaxStorageGb", c.BrokerMaxStorageGB, 1, 5000) },
 		func() error {
 			return oneOf("containerInsights", c.ContainerInsights, "enhanced", "enabled", "disabled")
 		},
@@ -383,6 +389,12 @@ func (c Config) Validate() error {
 		func() error {
 			if c.MaxTasks < c.MinTasks {
 				return bad("maxTasks", c.MaxTasks, "must be at least minTasks (%d)", c.MinTasks)
+			}
+			return nil
+		},
+		func() error {
+			if c.Broker == BrokerMemory && c.MaxTasks > 1 {
+				return bad("broker", c.Broker, "keeps broadcasts inside one task, but maxTasks is %d: use redis, or set maxTasks to 1", c.MaxTasks)
 			}
 			return nil
 		},

@@ -279,6 +279,9 @@ func TestParseConfigRejects(t *testing.T) {
 		{"scale-in faster than scale-out", map[string]string{"scaleInCooldownSeconds": "30"}, "scaleInCooldownSeconds"},
 		{"connections beyond nofile", map[string]string{"connectionsPerTask": "70000"}, "connectionsPerTask"},
 		{"bad name", map[string]string{"name": "WebSocket_Service"}, "name"},
+		{"unknown broker", map[string]string{"broker": "kafka"}, "broker"},
+		{"memory broker with several tasks", map[string]string{"broker": "memory"}, "broker"},
+		{"broker storage", map[string]string{"brokerMaxStorageGb": "0"}, "brokerMaxStorageGb"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -307,6 +310,7 @@ func TestParseConfigAccepts(t *testing.T) {
 	}{
 		{"seed-like public tasks without NAT", map[string]string{"publicTasks": "true", "natGateways": "None"}},
 		{"requests scaling", map[string]string{"scaling": "requests"}},
+		{"one task without a broker", map[string]string{"broker": "memory", "maxTasks": "1"}},
 		{"explicit idle timeout", map[string]string{"pingIntervalSeconds": "25", "idleTimeoutSeconds": "120"}},
 		{"custom domain", map[string]string{"domainName": "ws.example.com", "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"}},
 		{"smallest task", map[string]string{"cpu": "256", "memory": "512", "connectionsPerTask": "5000"}},

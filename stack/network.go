@@ -19,6 +19,8 @@ type network struct {
 	albSubnets pulumi.StringArrayOutput
 	// taskSubnets are private unless publicTasks is set.
 	taskSubnets pulumi.StringArrayOutput
+	// privateSubnets hold what is never reachable from outside (the broker).
+	privateSubnets pulumi.StringArrayOutput
 }
 
 // network declares an awsx VPC (public and private subnets over the
@@ -85,5 +87,5 @@ func (b *builder) network() (*network, error) {
 	if b.cfg.PublicTasks {
 		tasks = vpc.PublicSubnetIds
 	}
-	return &network{vpcID: vpc.VpcId, albSubnets: vpc.PublicSubnetIds, taskSubnets: tasks}, nil
+	return &network{vpcID: vpc.VpcId, albSubnets: vpc.PublicSubnetIds, taskSubnets: tasks, privateSubnets: vpc.PrivateSubnetIds}, nil
 }

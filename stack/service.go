@@ -119,7 +119,7 @@ func seconds(n int) string { return (time.Duration(n) * time.Second).String() }
 
 // environment is what the stack tells the server: its metric dimension
 // value and the timings the load balancer settings were derived from.
-func (b *builder) environment() []keyValue {
+func (b *builder) environment(brokerURL string) []keyValue {
 	env := []keyValue{
 		{contract.EnvMetricService, b.physical},
 		{contract.EnvPingInterval, seconds(b.cfg.PingIntervalSeconds)},
@@ -128,6 +128,11 @@ func (b *builder) environment() []keyValue {
 		{contract.EnvShutdownTimeout, seconds(b.cfg.ShutdownTimeoutSeconds)},
 		{contract.EnvLogFormat, "json"},
 	}
+	if b.cfg.Broker == BrokerRedis {
+		env = append(env, keyValue{envBroker, BrokerRedis}, keyValue{envRedisURL, brokerURL})
+	} else {
+		env = append(env, keyValue{envBroker, BrokerMemory})
+	}
 	if b.cfg.AllowedOrigins != "" {
 		env = append(env, keyValue{contract.EnvAllowedOrigins, b.cfg.AllowedOrigins})
 	}
@@ -135,7 +140,7 @@ func (b *builder) environment() []keyValue {
 }
 
 // containerDefinitions renders the task's single container.
-func (b *builder) containerDefinitions(imageRef, logGroup string) (string, error) {
+func (b *builder) containerDefinitions(imageRef, logGroup, brokerURL string) (string, error) {
 	c := containerDefinition{
 		Name:                   ContainerName,
 		Image:                  imageRef,
@@ -143,7 +148,7 @@ func (b *builder) containerDefinitions(imageRef, logGroup string) (string, error
 		User:                   nonRootUser,
 		ReadonlyRootFilesystem: true,
 		PortMappings:           []portMapping{{ContainerPort: contract.Port, HostPort: contract.Port, Protocol: "tcp"}},
-		Environment:            b.environment(),
+		Environment:            b.environment(brokerURL),
 		Ulimits:                []ulimit{{Name: "nofile", SoftLimit: b.cfg.NofileLimit, HardLimit: b.cfg.NofileLimit}},
 		HealthCheck:            healthCheck{Command: healthCheckCommand(), Interval: 30, Timeout: 5, Retries: 3, StartPeriod: 10},
 		StopTimeout:            contract.StopTimeoutSeconds,
@@ -169,7 +174,7 @@ func (b *builder) containerDefinitions(imageRef, logGroup string) (string, error
 
 // service declares the cluster, the task definition with its roles and the
 // Fargate service behind the target group.
-func (b *builder) service(net *network, lb *loadBalancer, img *image) (*task, error) {
+func (b *builder) service(net *network, lb *loadBalancer, img *image, taskSG *ec2.SecurityGroup, brk *broker) (*task, error) {
 	cluster, err := ecs.NewCluster(b.ctx, b.name+"-cluster", &ecs.ClusterArgs{
 		Name: pulumi.String(b.physical),
 		Settings: ecs.ClusterSettingArray{
@@ -250,8 +255,12 @@ func (b *builder) service(net *network, lb *loadBalancer, img *image) (*task, er
 			volumes = append(volumes, &ecs.TaskDefinitionVolumeArgs{Name: pulumi.String(v)})
 		}
 	}
-	containers := pulumi.All(img.ref, logGroup.Name).ApplyT(func(v []any) (string, error) {
-		return b.containerDefinitions(v[0].(string), v[1].(string))
+	brokerURL := pulumi.String("").ToStringOutput()
+	if brk != nil {
+		brokerURL = brk.url
+	}
+	containers := pulumi.All(img.ref, logGroup.Name, brokerURL).ApplyT(func(v []any) (string, error) {
+		return b.containerDefinitions(v[0].(string), v[1].(string), v[2].(string))
 	}).(pulumi.StringOutput)
 	taskDef, err := ecs.NewTaskDefinition(b.ctx, b.name+"-task", &ecs.TaskDefinitionArgs{
 		Family:                  pulumi.String(b.physical),
@@ -271,11 +280,6 @@ func (b *builder) service(net *network, lb *loadBalancer, img *image) (*task, er
 	}, b.opts()...)
 	if err != nil {
 		return nil, fmt.Errorf("task definition: %w", err)
-	}
-
-	taskSG, err := b.taskSecurityGroup(net, lb)
-	if err != nil {
-		return nil, err
 	}
 
 	service, err := ecs.NewService(b.ctx, b.name+"-service", &ecs.ServiceArgs{

@@ -7,7 +7,8 @@
 // Each concern has its own file: config (keys and validation), network
 // (VPC, flow logs), secret (the origin header value), logs (log buckets and
 // groups), loadbalancer (ALB, target group, listener), image (ECR and the
-// Docker build), service (cluster, task, security groups), scaling and edge
+// Docker build), broker (the Valkey stream that fans broadcasts out across
+// tasks), service (cluster, task, security groups), scaling and edge
 // (CloudFront). [New] calls them in dependency order, which is the request
 // path read from the inside out: CloudFront comes last because its origin
 // is the load balancer's DNS name.
@@ -143,7 +144,15 @@ func New(ctx *pulumi.Context, name string, cfg Config, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
-	task, err := b.service(net, lb, img)
+	taskSG, err := b.taskSecurityGroup(net, lb)
+	if err != nil {
+		return nil, err
+	}
+	brk, err := b.broker(net, taskSG)
+	if err != nil {
+		return nil, err
+	}
+	task, err := b.service(net, lb, img, taskSG, brk)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package stack
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
 	"github.com/wsfargate/websocket-service/policy/rules"
+	serverconfig "github.com/wsfargate/websocket-service/server/config"
 	"github.com/wsfargate/websocket-service/server/contract"
 	"github.com/wsfargate/websocket-service/stack/stacktest"
 )
@@ -46,12 +48,13 @@ type mode struct {
 }
 
 var modes = []mode{
-	{name: "dev", resources: 44},
-	{name: "defaults", defaultsOnly: true, resources: 43},
-	{name: "public-tasks", overrides: map[string]string{"publicTasks": "true", "natGateways": "None"}, resources: 44},
-	{name: "requests-scaling", overrides: map[string]string{"scaling": "requests"}, resources: 44},
-	{name: "custom-domain", overrides: map[string]string{"domainName": "ws.example.com", "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"}, resources: 44},
-	{name: "exec-off", overrides: map[string]string{"executeCommand": "false"}, resources: 43},
+	{name: "dev", resources: 48},
+	{name: "defaults", defaultsOnly: true, resources: 47},
+	{name: "public-tasks", overrides: map[string]string{"publicTasks": "true", "natGateways": "None"}, resources: 48},
+	{name: "requests-scaling", overrides: map[string]string{"scaling": "requests"}, resources: 48},
+	{name: "custom-domain", overrides: map[string]string{"domainName": "ws.example.com", "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"}, resources: 48},
+	{name: "exec-off", overrides: map[string]string{"executeCommand": "false"}, resources: 47},
+	{name: "memory-broker", overrides: map[string]string{"broker": "memory", "maxTasks": "1"}, resources: 44},
 }
 
 func (md mode) config(t *testing.T) map[string]string {
@@ -120,6 +123,7 @@ func TestModes(t *testing.T) {
 			checkScaling(t, r, cfg)
 			checkTasks(t, r, cfg)
 			checkEdge(t, r, cfg)
+			checkBroker(t, r, cfg)
 		})
 	}
 }
@@ -143,9 +147,10 @@ func TestResourceTypes(t *testing.T) {
 		"aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2":                       2,
 		"aws:s3/bucketPolicy:BucketPolicy":                                                           2,
 		"aws:s3/bucketLoggingV2:BucketLoggingV2":                                                     1,
-		"aws:ec2/securityGroup:SecurityGroup":                                                        2,
-		"aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":                                  2,
-		"aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule":                                    2,
+		"aws:ec2/securityGroup:SecurityGroup":                                                        3,
+		"aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":                                  3,
+		"aws:elasticache/serverlessCache:ServerlessCache":                                            1,
+		"aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule":                                    3,
 		"aws:lb/loadBalancer:LoadBalancer":                                                           1,
 		"aws:lb/targetGroup:TargetGroup":                                                             1,
 		"aws:lb/listener:Listener":                                                                   1,
@@ -714,4 +719,50 @@ func TestTaskAgreesWithDockerfile(t *testing.T) {
 	if expose != fmt.Sprint(contract.Port) {
 		t.Errorf("Dockerfile EXPOSE %q, the task maps %d", expose, contract.Port)
 	}
+}
+
+// checkBroker checks the fan-out across tasks: a private Valkey cache that
+// only the tasks reach, and a container environment the server accepts.
+func checkBroker(t *testing.T, r *run, cfg Config) {
+	t.Helper()
+	caches := r.ofType("aws:elasticache/serverlessCache:ServerlessCache")
+	env := containerEnv(t, r)
+	if cfg.Broker == BrokerMemory {
+		if len(caches) != 0 || env[envBroker] != BrokerMemory || env[envRedisURL] != "" {
+			t.Errorf("memory broker: %d caches, env %v", len(caches), env)
+		}
+	} else {
+		if len(caches) != 1 {
+			t.Fatalf("%d serverless caches, want 1", len(caches))
+		}
+		c := caches[0].Rule.Inputs
+		if c["engine"] != "valkey" || fmt.Sprint(c["subnetIds"]) != fmt.Sprint(stacktest.PrivateSubnets()) {
+			t.Errorf("cache %v: want valkey in the private subnets", c)
+		}
+		if env[envBroker] != BrokerRedis || env[envRedisURL] != "rediss://"+stacktest.BrokerAddress+":6379" {
+			t.Errorf("broker env %v", env)
+		}
+		in := r.named(t, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "websocket-broker-from-tasks").Rule.Inputs
+		if in["referencedSecurityGroupId"] != "websocket-tasks-id" || in["fromPort"] != 6379.0 || in["toPort"] != 6380.0 {
+			t.Errorf("broker ingress %v, want 6379-6380 from the task security group", in)
+		}
+	}
+	// The server reads the very environment the stack writes.
+	if _, err := serverconfig.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil, io.Discard); err != nil {
+		t.Errorf("the server rejects the task environment %v: %v", env, err)
+	}
+}
+
+// containerEnv returns the container's environment variables.
+func containerEnv(t *testing.T, r *run) map[string]string {
+	t.Helper()
+	var defs []containerDefinition
+	if err := json.Unmarshal([]byte(r.one(t, "aws:ecs/taskDefinition:TaskDefinition").Inputs["containerDefinitions"].(string)), &defs); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, kv := range defs[0].Environment {
+		env[kv.Name] = kv.Value
+	}
+	return env
 }

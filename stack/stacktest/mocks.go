@@ -46,6 +46,8 @@ const (
 	TargetGroupArnSuffix = "targetgroup/websocket-tasks/6d0ecf831eec9f09"
 	// ELBAccountARN is the regional ELB account of us-east-1.
 	ELBAccountARN = "arn:aws:iam::127311923021:root"
+	// BrokerAddress is the serverless cache's endpoint address.
+	BrokerAddress = "websocket-broker-abc123.serverless.use1.cache.amazonaws.com"
 	// EdgeBucketName and ALBBucketName are the log buckets' names (a bucket
 	// whose logical name contains "edge" is the edge bucket).
 	EdgeBucketName = "websocket-edge-logs-1234"
@@ -148,6 +150,11 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("name", "server")
 		set("registryId", Account)
 		set("repositoryUrl", RepositoryURL)
+	case "aws:elasticache/serverlessCache:ServerlessCache":
+		set("endpoints", resource.NewProperty([]resource.PropertyValue{resource.NewProperty(resource.PropertyMap{
+			"address": resource.NewProperty(BrokerAddress),
+			"port":    resource.NewProperty(6379.0),
+		})}))
 	case "docker:index/image:Image":
 		set("repoDigest", Digest)
 	case "aws:iam/role:Role":
