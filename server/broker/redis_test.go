@@ -43,7 +43,7 @@ func startTask(t *testing.T, ctx context.Context, url string, capacity int) *tas
 }
 
 func entries(log *hub.Log, after uint64) []hub.Entry {
-	got, _, _, _ := log.Read(after, make([]hub.Entry, 0, 100000))
+	got, _, _ := log.Read(after, make([]hub.Entry, 0, 100000))
 	return got
 }
 
@@ -122,10 +122,10 @@ func TestLoadHistory(t *testing.T) {
 	if len(got) != 5 || got[0].Offset != all[15].Offset || got[4].Offset != all[19].Offset {
 		t.Fatalf("late task holds %d entries, want the last 5 of the 20", len(got))
 	}
-	if _, _, res, _ := late.log.Read(all[13].Offset, nil); res != hub.Gone {
+	if _, _, res := late.log.Read(all[13].Offset, nil); res != hub.Gone {
 		t.Errorf("resume from before the loaded history: %v, want Gone", res)
 	}
-	if _, _, res, _ := late.log.Read(all[19].Offset, nil); res != hub.Ready {
+	if _, _, res := late.log.Read(all[19].Offset, nil); res != hub.Ready {
 		t.Errorf("resume from the newest entry: %v, want Ready", res)
 	}
 	// And it follows new entries after what it loaded.

@@ -40,10 +40,23 @@ type Log struct {
 	n       int    // entries in the ring
 	last    uint64 // offset of the newest entry, or floor while empty
 	floor   uint64 // entries at or below floor may be gone; above it none are
-	changed chan struct{}
+	parked  []*Waiter // readers waiting for the next entry, without a goroutine
+	spare   []*Waiter // a drained parked slice, kept to reuse its array
 	now     func() time.Time
 	added   atomic.Uint64
 }
+
+// Waiter is a reader that has caught up and parked: it holds no goroutine
+// while it waits, and the log calls its wake function once, in a new
+// goroutine, when the next entry arrives. An idle connection so costs no
+// stack at all.
+type Waiter struct {
+	wake func()
+	slot int // index in Log.parked; -1 when not parked
+}
+
+// NewWaiter returns a waiter that calls wake.
+func NewWaiter(wake func()) *Waiter { return &Waiter{wake: wake, slot: -1} }
 
 // NewLog returns a log that keeps the last capacity entries. floor is the
 // highest offset whose loss the log cannot rule out: a reader that has seen
@@ -51,11 +64,10 @@ type Log struct {
 // before it cannot.
 func NewLog(capacity int, floor uint64) *Log {
 	return &Log{
-		ring:    make([]Entry, max(capacity, 1)),
-		last:    floor,
-		floor:   floor,
-		changed: make(chan struct{}),
-		now:     time.Now,
+		ring:  make([]Entry, max(capacity, 1)),
+		last:  floor,
+		floor: floor,
+		now:   time.Now,
 	}
 }
 
@@ -74,9 +86,7 @@ func StartOffset(now time.Time) uint64 {
 func (l *Log) Append(payload json.RawMessage) uint64 {
 	l.mu.Lock()
 	off := l.last + 1
-	wake := l.insert(off, payload)
-	l.mu.Unlock()
-	close(wake)
+	l.wake(l.insert(off, payload))
 	return off
 }
 
@@ -89,15 +99,13 @@ func (l *Log) AppendAt(offset uint64, payload json.RawMessage) bool {
 		l.mu.Unlock()
 		return false
 	}
-	wake := l.insert(offset, payload)
-	l.mu.Unlock()
-	close(wake)
+	l.wake(l.insert(offset, payload))
 	return true
 }
 
-// insert stores the entry under l.mu and returns the channel to close, after
-// unlocking, to wake every waiting reader.
-func (l *Log) insert(off uint64, payload json.RawMessage) chan struct{} {
+// insert stores the entry under l.mu and takes the parked readers, which
+// the caller wakes with wake.
+func (l *Log) insert(off uint64, payload json.RawMessage) []*Waiter {
 	e := Entry{Offset: off, Frame: protocol.AppendBroadcast(make([]byte, 0, len(payload)+48), payload, off), At: l.now()}
 	if l.n == len(l.ring) {
 		// Overwrite the oldest: from now on a reader behind it has lost it.
@@ -110,9 +118,65 @@ func (l *Log) insert(off uint64, payload json.RawMessage) chan struct{} {
 	}
 	l.last = off
 	l.added.Add(1)
-	wake := l.changed
-	l.changed = make(chan struct{})
-	return wake
+	parked := l.parked
+	for _, w := range parked {
+		w.slot = -1
+	}
+	l.parked, l.spare = l.spare, nil
+	return parked
+}
+
+// wake unlocks l.mu and starts a writer for every reader that was parked.
+// Starting them outside the lock keeps readers and parkers from queueing
+// behind the spawns.
+func (l *Log) wake(parked []*Waiter) {
+	l.mu.Unlock()
+	for _, w := range parked {
+		go w.wake()
+	}
+	clear(parked)
+	l.mu.Lock()
+	if l.spare == nil {
+		l.spare = parked[:0]
+	}
+	l.mu.Unlock()
+}
+
+// Park registers w for a wake-up by the next entry, unless entries after
+// offset after are already pending (or after is not a usable cursor); it
+// reports whether w was parked. A reader that was not parked must read on.
+func (l *Log) Park(after uint64, w *Waiter) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if after != l.last {
+		return false
+	}
+	if w.slot < 0 {
+		w.slot = len(l.parked)
+		l.parked = append(l.parked, w)
+	}
+	return true
+}
+
+// Unpark removes w, for a reader that goes away while parked.
+func (l *Log) Unpark(w *Waiter) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w.slot < 0 {
+		return
+	}
+	end := l.parked[len(l.parked)-1]
+	l.parked[w.slot], end.slot = end, w.slot
+	l.parked[len(l.parked)-1] = nil
+	l.parked = l.parked[:len(l.parked)-1]
+	w.slot = -1
+}
+
+// Parked returns how many readers are parked, for tests and metrics.
+func (l *Log) Parked() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.parked)
 }
 
 // Publish appends payload, which makes the log a Publisher on its own for a
@@ -150,23 +214,22 @@ const (
 // Read appends to dst the entries after offset after, at most
 // cap(dst)-len(dst) of them, and returns the extended slice and how many
 // entries are pending after it in all, which tells a reader how far behind
-// it is. When nothing is pending it returns a channel that the next append
-// closes.
-func (l *Log) Read(after uint64, dst []Entry) ([]Entry, int, ReadResult, <-chan struct{}) {
+// it is.
+func (l *Log) Read(after uint64, dst []Entry) ([]Entry, int, ReadResult) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	switch {
 	case after > l.last:
-		return dst, 0, Unknown, nil
+		return dst, 0, Unknown
 	case after == l.last:
-		return dst, 0, Ready, l.changed
+		return dst, 0, Ready
 	case after < l.floor:
-		return dst, 0, Gone, nil
+		return dst, 0, Gone
 	}
 	at := func(i int) *Entry { return &l.ring[(l.oldest+i)%len(l.ring)] }
 	first := sort.Search(l.n, func(i int) bool { return at(i).Offset > after })
 	for i := first; i < l.n && len(dst) < cap(dst); i++ {
 		dst = append(dst, *at(i))
 	}
-	return dst, l.n - first, Ready, nil
+	return dst, l.n - first, Ready
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/wsfargate/websocket-service/server/hub"
@@ -35,7 +36,7 @@ func TestLogRead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, behind, res, _ := l.Read(tt.after, make([]hub.Entry, 0, tt.cap))
+			got, behind, res := l.Read(tt.after, make([]hub.Entry, 0, tt.cap))
 			var offs []uint64
 			for _, e := range got {
 				offs = append(offs, e.Offset)
@@ -58,7 +59,7 @@ func TestLogAppendAt(t *testing.T) {
 	for _, off := range []uint64{5, 9, 9, 7, 20, 21} {
 		l.AppendAt(off, json.RawMessage(`{}`))
 	}
-	got, behind, res, _ := l.Read(5, make([]hub.Entry, 0, 8))
+	got, behind, res := l.Read(5, make([]hub.Entry, 0, 8))
 	var offs []uint64
 	for _, e := range got {
 		offs = append(offs, e.Offset)
@@ -66,35 +67,48 @@ func TestLogAppendAt(t *testing.T) {
 	if fmt.Sprint(offs) != "[9 20 21]" || behind != 3 || res != hub.Ready {
 		t.Fatalf("after 5: %v behind %d res %v, want [9 20 21]", offs, behind, res)
 	}
-	if _, _, res, _ := l.Read(4, nil); res != hub.Gone {
+	if _, _, res := l.Read(4, nil); res != hub.Gone {
 		t.Fatalf("after 4 (5 was overwritten): %v, want Gone", res)
 	}
-	if got, _, _, _ := l.Read(15, make([]hub.Entry, 0, 8)); len(got) != 2 || got[0].Offset != 20 {
+	if got, _, _ := l.Read(15, make([]hub.Entry, 0, 8)); len(got) != 2 || got[0].Offset != 20 {
 		t.Fatalf("after an offset between entries: %v, want 20 and 21", got)
 	}
 }
 
-func TestLogWakesEveryWaiter(t *testing.T) {
+func TestParkedReadersWakeOnceOnTheNextEntry(t *testing.T) {
 	l := hub.NewLog(8, 0)
-	var wg sync.WaitGroup
-	got := make([]uint64, 50)
-	for i := range got {
-		_, _, _, wait := l.Read(l.Head(), nil)
-		if wait == nil {
-			t.Fatal("caught-up reader got no wait channel")
+	var woken sync.WaitGroup
+	var wakes [50]atomic.Int32
+	waiters := make([]*hub.Waiter, len(wakes))
+	for i := range waiters {
+		waiters[i] = hub.NewWaiter(func() { wakes[i].Add(1); woken.Done() })
+		if !l.Park(l.Head(), waiters[i]) {
+			t.Fatal("a caught-up reader could not park")
 		}
-		wg.Go(func() {
-			<-wait
-			e, _, _, _ := l.Read(0, make([]hub.Entry, 0, 1))
-			got[i] = e[0].Offset
-		})
 	}
+	// One leaves before anything arrives; it must not be woken.
+	l.Unpark(waiters[7])
+	if l.Parked() != len(waiters)-1 {
+		t.Fatalf("%d parked, want %d", l.Parked(), len(waiters)-1)
+	}
+	woken.Add(len(waiters) - 1)
 	l.Append(json.RawMessage(`{}`))
-	wg.Wait()
-	for i, off := range got {
-		if off != 1 {
-			t.Fatalf("waiter %d read offset %d", i, off)
+	woken.Wait()
+	l.Append(json.RawMessage(`{}`)) // nobody is parked any more
+	for i := range wakes {
+		want := int32(1)
+		if i == 7 {
+			want = 0
 		}
+		if got := wakes[i].Load(); got != want {
+			t.Errorf("waiter %d woken %d times, want %d", i, got, want)
+		}
+	}
+	if l.Parked() != 0 {
+		t.Errorf("%d still parked after the append", l.Parked())
+	}
+	if l.Park(0, waiters[0]) {
+		t.Error("a reader behind the head parked instead of reading on")
 	}
 }
 
@@ -102,8 +116,8 @@ func TestLogWakesEveryWaiter(t *testing.T) {
 func TestEntriesShareOneEncoding(t *testing.T) {
 	l := hub.NewLog(4, 0)
 	l.Append(json.RawMessage(`{"a":1}`))
-	a, _, _, _ := l.Read(0, make([]hub.Entry, 0, 1))
-	b, _, _, _ := l.Read(0, make([]hub.Entry, 0, 1))
+	a, _, _ := l.Read(0, make([]hub.Entry, 0, 1))
+	b, _, _ := l.Read(0, make([]hub.Entry, 0, 1))
 	if &a[0].Frame[0] != &b[0].Frame[0] {
 		t.Fatal("two readers got different copies of one broadcast")
 	}

@@ -23,12 +23,16 @@ const statusNoFrame = websocket.StatusAbnormalClosure
 // wake-up; the array lives on the writer's stack.
 const batchSize = 16
 
-// client is one WebSocket connection. Its HTTP handler goroutine reads; one
-// more goroutine writes everything the log holds beyond its cursor.
+// client is one WebSocket connection. One goroutine reads. Writing needs a
+// goroutine only while there is something to write: the writer drains the
+// log past its cursor, then parks on the log and exits, and the log starts
+// a new writer when the next broadcast arrives.
 type client struct {
 	srv    *Server
 	conn   *websocket.Conn
-	cursor uint64 // offset of the last broadcast written; owned by the writer
+	over   atomic.Bool // set once the read loop has ended
+	cursor uint64          // offset of the last broadcast written; owned by the writer
+	waiter *hub.Waiter
 	opened time.Time
 	logger *slog.Logger
 
@@ -40,9 +44,11 @@ type client struct {
 }
 
 // serve runs the connection until either side ends it.
-func (c *client) serve(ctx context.Context, resume bool) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+func (c *client) serve(resume bool) {
+	// Nothing here takes a cancellable context: closing the connection is
+	// what stops every read, write and ping, and a cancellable parent would
+	// cost each idle connection a context, a channel and a children map.
+	ctx := context.Background()
 	c.logger.Info("connection opened", "resume", resume)
 
 	if err := c.write(ctx, protocol.Hello()); err != nil {
@@ -53,14 +59,10 @@ func (c *client) serve(ctx context.Context, resume bool) {
 		c.checkResume(ctx)
 	}
 
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.writeLoop(ctx)
-	}()
+	go c.writeLoop()
 	err := c.readLoop(ctx)
-	cancel()
-	<-done
+	c.over.Store(true)
+	c.srv.log.Unpark(c.waiter)
 	c.finish(err)
 }
 
@@ -70,7 +72,7 @@ func (c *client) serve(ctx context.Context, resume bool) {
 func (c *client) checkResume(ctx context.Context) {
 	s := c.srv
 	var none [0]hub.Entry
-	_, behind, res, _ := s.log.Read(c.cursor, none[:])
+	_, behind, res := s.log.Read(c.cursor, none[:])
 	if res == hub.Ready {
 		s.metrics.ResumedMessages.Add(float64(behind))
 		return
@@ -168,29 +170,25 @@ func (c *client) readLoop(ctx context.Context) error {
 	}
 }
 
-func (c *client) writeLoop(ctx context.Context) {
+// writeLoop writes what the log holds past the cursor until it has caught
+// up and parked, or the connection is over.
+func (c *client) writeLoop() {
 	s := c.srv
 	var buf [batchSize]hub.Entry
-	ping := s.ping.wait()
-	for {
-		batch, behind, res, wake := s.log.Read(c.cursor, buf[:0])
+	for !c.over.Load() {
+		batch, behind, res := s.log.Read(c.cursor, buf[:0])
 		switch {
 		case res != hub.Ready || behind > s.cfg.SendQueue:
 			s.metrics.Evictions.WithLabelValues("queue_full").Inc()
 			c.close(websocket.StatusPolicyViolation, protocol.ReasonSlowConsumer)
 			return
 		case len(batch) == 0:
-			select {
-			case <-ctx.Done():
+			if s.log.Park(c.cursor, c.waiter) {
 				return
-			case <-wake:
-			case <-ping:
-				ping = s.ping.wait()
-				go c.keepalive(ctx)
 			}
 			continue
 		}
-		if err := c.writeBatch(ctx, batch); err != nil {
+		if err := c.writeBatch(context.Background(), batch); err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
 				s.metrics.Evictions.WithLabelValues("write_timeout").Inc()
 				c.drop("slow consumer: write timed out")
@@ -201,12 +199,6 @@ func (c *client) writeLoop(ctx context.Context) {
 		c.delivered.Add(int64(len(batch)))
 		s.metrics.ObserveDelivery(len(batch), batch[0].At)
 		clear(buf[:])
-		select {
-		case <-ping:
-			ping = s.ping.wait()
-			go c.keepalive(ctx)
-		default:
-		}
 	}
 }
 
@@ -230,10 +222,10 @@ func (c *client) writeBatch(ctx context.Context, batch []hub.Entry) error {
 }
 
 // keepalive pings once and drops the peer if no pong arrives in time.
-func (c *client) keepalive(ctx context.Context) {
-	pctx, cancel := context.WithTimeout(ctx, c.srv.cfg.PingTimeout)
+func (c *client) keepalive() {
+	ctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.PingTimeout)
 	defer cancel()
-	if err := c.conn.Ping(pctx); err != nil && ctx.Err() == nil {
+	if err := c.conn.Ping(ctx); err != nil && !c.over.Load() {
 		c.drop("ping timeout: no pong within PING_TIMEOUT")
 	}
 }

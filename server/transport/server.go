@@ -5,9 +5,11 @@
 package transport
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -39,7 +41,6 @@ type Server struct {
 	draining atomic.Bool
 	nextID   atomic.Uint64
 	open     atomic.Int64 // reserved slots: connections being upgraded or open
-	ping     *beacon
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
@@ -55,7 +56,6 @@ func New(cfg *config.Config, log *hub.Log, pub Publisher, m *metrics.Metrics, lo
 		pub:     pub,
 		metrics: m,
 		logger:  logger,
-		ping:    newBeacon(),
 		clients: make(map[*client]struct{}),
 	}
 }
@@ -77,7 +77,8 @@ func (s *Server) Connections() int64 {
 	return int64(len(s.clients))
 }
 
-// Run pings every client each PING_INTERVAL until ctx ends.
+// Run pings every client each PING_INTERVAL until ctx ends. One sweep per
+// interval costs a short-lived goroutine per client, not a timer each.
 func (s *Server) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.PingInterval)
 	defer t.Stop()
@@ -86,7 +87,11 @@ func (s *Server) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.ping.fire()
+			s.mu.Lock()
+			for c := range s.clients {
+				go c.keepalive()
+			}
+			s.mu.Unlock()
 		}
 	}
 }
@@ -132,15 +137,14 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, http.StatusServiceUnavailable, "capacity", protocol.ReasonOverCapacity)
 		return
 	}
-	defer s.open.Add(-1)
-
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	conn, err := websocket.Accept(leanHijack{w}, r, &websocket.AcceptOptions{
 		OriginPatterns: s.cfg.AllowedOrigins,
 		// Broadcast frames are encoded once and shared; per-connection
 		// compression would re-encode each for every client.
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
+		s.open.Add(-1)
 		// Accept has already answered (403 for a foreign origin, 426 for a
 		// plain GET).
 		s.metrics.Rejected.WithLabelValues("handshake").Inc()
@@ -157,13 +161,44 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		opened: time.Now(),
 		logger: s.logger.With("conn", id, "remote", r.RemoteAddr, "forwarded_for", r.Header.Get("X-Forwarded-For")),
 	}
+	c.waiter = hub.NewWaiter(c.writeLoop)
 	if !s.add(c) {
 		// Draining began while this upgrade was in flight.
+		s.open.Add(-1)
 		_ = conn.Close(websocket.StatusGoingAway, protocol.ReasonShutdown)
 		return
 	}
-	defer s.remove(c)
-	c.serve(r.Context(), resume)
+	// Serve from a fresh goroutine and let this handler return: net/http's
+	// goroutine has grown its stack parsing the request and still holds the
+	// connection's original 4 KiB buffers, which an idle socket would keep
+	// for hours.
+	go func() {
+		defer s.open.Add(-1)
+		defer s.remove(c)
+		c.serve(resume)
+	}()
+}
+
+// leanHijack hands coder/websocket small buffers for the upgraded
+// connection instead of net/http's 4 KiB pair. Frames are read header by
+// header and written once per message, so small buffers cost little in
+// syscalls and save about 7 KiB on every idle connection.
+type leanHijack struct{ http.ResponseWriter }
+
+const leanBuffer = 512
+
+func (w leanHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	r := brw.Reader
+	if r.Buffered() == 0 {
+		// Bytes the client sent right behind its handshake are already in
+		// the old buffer; only then does it have to stay.
+		r = bufio.NewReaderSize(nc, leanBuffer)
+	}
+	return nc, bufio.NewReadWriter(r, bufio.NewWriterSize(nc, leanBuffer)), nil
 }
 
 func (s *Server) add(c *client) bool {
@@ -187,27 +222,4 @@ func (s *Server) remove(c *client) {
 		close(s.gone)
 		s.gone = nil
 	}
-}
-
-// beacon wakes every waiting goroutine at once: fire closes the channel they
-// wait on and puts a fresh one in its place. One shared ticker and a beacon
-// cost far less than a timer per connection.
-type beacon struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func newBeacon() *beacon { return &beacon{ch: make(chan struct{})} }
-
-func (b *beacon) wait() <-chan struct{} {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.ch
-}
-
-func (b *beacon) fire() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	close(b.ch)
-	b.ch = make(chan struct{})
 }
