@@ -34,16 +34,16 @@ type Entry struct {
 // Offsets need not be consecutive (a broker's may have gaps), only
 // increasing. It is safe for concurrent use.
 type Log struct {
-	mu      sync.RWMutex
-	ring    []Entry
-	oldest  int    // ring index of the oldest entry
-	n       int    // entries in the ring
-	last    uint64 // offset of the newest entry, or floor while empty
-	floor   uint64 // entries at or below floor may be gone; above it none are
-	parked  []*Waiter // readers waiting for the next entry, without a goroutine
-	spare   []*Waiter // a drained parked slice, kept to reuse its array
-	now     func() time.Time
-	added   atomic.Uint64
+	mu     sync.RWMutex
+	ring   []Entry
+	oldest int       // ring index of the oldest entry
+	n      int       // entries in the ring
+	last   uint64    // offset of the newest entry, or floor while empty
+	floor  uint64    // entries at or below floor may be gone; above it none are
+	parked []*Waiter // readers waiting for the next entry, without a goroutine
+	spare  []*Waiter // a drained parked slice, kept to reuse its array
+	now    func() time.Time
+	added  atomic.Uint64
 }
 
 // Waiter is a reader that has caught up and parked: it holds no goroutine

@@ -52,6 +52,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := DefaultConfig(mode)
 	fs := flag.NewFlagSet("loadgen "+string(mode), flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: loadgen %s [flags] URL\n\nFlags:\n", mode)
+		fs.PrintDefaults()
+	}
 	opts := bindFlags(fs, &cfg)
 	rest, err := parseInterleaved(fs, args[1:])
 	if err != nil {

@@ -31,7 +31,7 @@ type client struct {
 	srv    *Server
 	conn   *websocket.Conn
 	over   atomic.Bool // set once the read loop has ended
-	cursor uint64          // offset of the last broadcast written; owned by the writer
+	cursor uint64      // offset of the last broadcast written; owned by the writer
 	waiter *hub.Waiter
 	opened time.Time
 	logger *slog.Logger
