@@ -89,10 +89,10 @@ func Keys() []Key {
 		{contract.EnvShutdownTimeout, sec(contract.DefaultShutdownTimeoutSeconds), "Upper bound for the whole shutdown; must exceed DRAIN_DELAY + DRAIN_SPREAD and stay below the container's stopTimeout (120s).", positiveDuration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 		{"EMF_INTERVAL", "60s", "How often a CloudWatch Embedded Metric Format line with the live connection count is written to stdout; 0 turns it off.", nonNegativeDuration(func(c *Config) *time.Duration { return &c.EMFInterval })},
 		{contract.EnvMetricService, "websocket-service", "Value of the " + contract.MetricDimension + " dimension on the EMF metrics; the stack sets the ECS service name.", nonEmpty(func(c *Config) *string { return &c.MetricService })},
-		{"BROKER", "memory", "How broadcasts reach the other server processes: memory (this process only; the default for one task and local runs) or redis (a Redis/Valkey stream shared by every task).", oneOf(func(c *Config) *string { return &c.Broker }, "memory", "redis")},
-		{"REDIS_URL", "", "With BROKER=redis: redis://host:port/db, or rediss:// for TLS (ElastiCache). Credentials may be in the URL or in the next two keys.", optionalRedisURL},
-		{"REDIS_USERNAME", "", "With BROKER=redis: the ACL user, if not in REDIS_URL.", func(c *Config, v string) error { c.RedisUsername = v; return nil }},
-		{"REDIS_PASSWORD", "", "With BROKER=redis: the password or token, if not in REDIS_URL; on ECS it comes from a secret, never a plain variable.", func(c *Config, v string) error { c.RedisPassword = v; return nil }},
+		{contract.EnvBroker, "memory", "How broadcasts reach the other server processes: memory (this process only; the default for one task and local runs) or redis (a Redis/Valkey stream shared by every task).", oneOf(func(c *Config) *string { return &c.Broker }, "memory", "redis")},
+		{contract.EnvRedisURL, "", "With BROKER=redis: redis://host:port/db, or rediss:// for TLS (ElastiCache). Credentials may be in the URL or in the next two keys.", optionalRedisURL},
+		{contract.EnvRedisUsername, "", "With BROKER=redis: the ACL user, if not in REDIS_URL.", func(c *Config, v string) error { c.RedisUsername = v; return nil }},
+		{contract.EnvRedisPassword, "", "With BROKER=redis: the password or token, if not in REDIS_URL; on ECS it comes from a secret, never a plain variable.", func(c *Config, v string) error { c.RedisPassword = v; return nil }},
 		{"REDIS_STREAM", "websocket:broadcast", "With BROKER=redis: the stream key; every task of one service must use the same. Its length is capped near HISTORY_SIZE.", nonEmpty(func(c *Config) *string { return &c.RedisStream })},
 		{"ECS_CONTAINER_METADATA_URI_V4", "", "Set by ECS, not by you: the task metadata endpoint. When present the server polls it and starts the drain as soon as ECS decides to stop the task, while the load balancer is still deregistering it, rather than waiting for SIGTERM.", optionalURL(func(c *Config) *string { return &c.TaskMetadataURI })},
 		{"STOP_POLL_INTERVAL", "2s", "How often the task metadata endpoint is polled for a stop decision; 0 turns polling off.", nonNegativeDuration(func(c *Config) *time.Duration { return &c.StopPollInterval })},
@@ -159,7 +159,7 @@ func (c *Config) validate() error {
 		return &Error{Key: contract.EnvShutdownTimeout, Value: c.ShutdownTimeout.String(), Reason: fmt.Sprintf("must stay below ECS's stopTimeout of %ds", contract.StopTimeoutSeconds)}
 	}
 	if c.Broker == "redis" && c.RedisURL == "" {
-		return &Error{Key: "REDIS_URL", Value: "", Reason: "required when BROKER=redis"}
+		return &Error{Key: contract.EnvRedisURL, Value: "", Reason: "required when " + contract.EnvBroker + "=redis"}
 	}
 	if _, port, _ := net.SplitHostPort(c.Addr); c.AdminAddr == c.Addr && port != "0" {
 		return &Error{Key: "ADMIN_ADDR", Value: c.AdminAddr, Reason: "must differ from ADDR"}

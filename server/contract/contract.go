@@ -70,6 +70,13 @@ const (
 	EnvAllowedOrigins = "ALLOWED_ORIGINS"
 	// EnvLogFormat selects json or text logs.
 	EnvLogFormat = "LOG_FORMAT"
+	// EnvBroker selects memory or redis fan-out; the Redis keys say where.
+	EnvBroker        = "BROKER"
+	EnvRedisURL      = "REDIS_URL"
+	EnvRedisUsername = "REDIS_USERNAME"
+	// EnvRedisPassword must reach the container as an ECS secret, never as
+	// a plain environment variable.
+	EnvRedisPassword = "REDIS_PASSWORD"
 )
 
 // Defaults that both sides reason about.
