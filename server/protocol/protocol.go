@@ -17,6 +17,13 @@ var hello = []byte(`{"connection":"ok"}`)
 // Hello returns the greeting frame. The caller must not modify it.
 func Hello() []byte { return hello }
 
+// HelloResumed is the greeting on a resumed connection whose history is
+// intact: replay says how many messages from history come before the live
+// ones, so a client can tell recovered messages from new ones.
+func HelloResumed(replay int) []byte {
+	return append(strconv.AppendInt([]byte(`{"connection":"ok","replay":`), int64(replay), 10), '}')
+}
+
 // Error codes sent in error frames.
 const (
 	CodeInvalidJSON    = "invalid_json"

@@ -44,6 +44,12 @@ func TestAppendBroadcast(t *testing.T) {
 	}
 }
 
+func TestHelloResumed(t *testing.T) {
+	if got := string(protocol.HelloResumed(12)); got != `{"connection":"ok","replay":12}` {
+		t.Fatalf("got %s", got)
+	}
+}
+
 func TestEncodeError(t *testing.T) {
 	var f protocol.ErrorFrame
 	b := protocol.EncodeError(protocol.CodeInvalidJSON, "bad \"quote\" \xff")

@@ -51,12 +51,16 @@ func (c *client) serve(resume bool) {
 	ctx := context.Background()
 	c.logger.Info("connection opened", "resume", resume)
 
-	if err := c.write(ctx, protocol.Hello()); err != nil {
+	hello, failed := protocol.Hello(), ""
+	if resume {
+		hello, failed = c.resume()
+	}
+	if err := c.write(ctx, hello); err != nil {
 		c.finish(err)
 		return
 	}
-	if resume {
-		c.checkResume(ctx)
+	if failed != "" {
+		_ = c.write(ctx, protocol.EncodeError(protocol.CodeRecoveryFailed, failed))
 	}
 
 	go c.writeLoop()
@@ -66,24 +70,27 @@ func (c *client) serve(resume bool) {
 	c.finish(err)
 }
 
-// checkResume tells a resuming client whether its offset is still in
-// history. If not, it starts from the live head with an explicit
-// recovery_failed frame rather than a silent gap.
-func (c *client) checkResume(ctx context.Context) {
+// resume checks a resuming client's offset against the history. When the
+// history reaches back to it, the greeting says how many messages will be
+// replayed before live ones. When it does not, the client starts from the
+// live head and is told so with a recovery_failed frame after the greeting,
+// never handed a silent gap; failed is that frame's detail.
+func (c *client) resume() (hello []byte, failed string) {
 	s := c.srv
 	var none [0]hub.Entry
 	_, behind, res := s.log.Read(c.cursor, none[:])
-	if res == hub.Ready {
+	switch res {
+	case hub.Ready:
 		s.metrics.ResumedMessages.Add(float64(behind))
-		return
+		return protocol.HelloResumed(behind), ""
+	case hub.Unknown:
+		failed = "the offset was not issued by this server's history; messages since it cannot be recovered, continuing with live messages"
+	default:
+		failed = "the offset is older than the server's history; messages since it cannot be recovered, continuing with live messages"
 	}
 	s.metrics.FailedRecoveries.Inc()
 	c.cursor = s.log.Head()
-	detail := "the offset is older than the server's history; messages since it cannot be recovered, continuing with live messages"
-	if res == hub.Unknown {
-		detail = "the offset was not issued by this server's history; messages since it cannot be recovered, continuing with live messages"
-	}
-	_ = c.write(ctx, protocol.EncodeError(protocol.CodeRecoveryFailed, detail))
+	return protocol.Hello(), failed
 }
 
 // write sends one frame with the write timeout.

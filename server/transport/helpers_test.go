@@ -79,16 +79,24 @@ func testContext(t testing.TB, d time.Duration) context.Context {
 // dial connects and consumes the greeting.
 func dial(t testing.TB, ctx context.Context, url string) *websocket.Conn {
 	t.Helper()
+	c, _ := dialHello(t, ctx, url)
+	return c
+}
+
+// dialHello connects and returns the greeting too.
+func dialHello(t testing.TB, ctx context.Context, url string) (*websocket.Conn, map[string]any) {
+	t.Helper()
 	c, _, err := websocket.Dial(ctx, url, nil)
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
 	c.SetReadLimit(1 << 22)
 	t.Cleanup(func() { c.CloseNow() })
-	if got := readFrame(t, ctx, c); got["connection"] != "ok" {
-		t.Fatalf("greeting = %v, want connection ok", got)
+	hello := readFrame(t, ctx, c)
+	if hello["connection"] != "ok" {
+		t.Fatalf("greeting = %v, want connection ok", hello)
 	}
-	return c
+	return c, hello
 }
 
 func readFrame(t testing.TB, ctx context.Context, c *websocket.Conn) map[string]any {

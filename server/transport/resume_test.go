@@ -26,7 +26,10 @@ func TestResume(t *testing.T) {
 	offs := publish(6)
 
 	t.Run("missed messages replay in order, then live", func(t *testing.T) {
-		c := dial(t, ctx, ts.URL+"?since="+offs[2])
+		c, hello := dialHello(t, ctx, ts.URL+"?since="+offs[2])
+		if got := hello["replay"]; got != float64(len(offs)-3) {
+			t.Fatalf("greeting replay = %v, want %d", got, len(offs)-3)
+		}
 		for _, want := range offs[3:] {
 			if got := readFrame(t, ctx, c)["offset"]; got != want {
 				t.Fatalf("replayed offset %v, want %s", got, want)
@@ -56,7 +59,10 @@ func TestResume(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			publish(2) // push offs[0] out of an 8-entry history
-			c := dial(t, ctx, ts.URL+"?since="+tt.since)
+			c, hello := dialHello(t, ctx, ts.URL+"?since="+tt.since)
+			if _, ok := hello["replay"]; ok {
+				t.Fatalf("greeting %v promises a replay the server cannot give", hello)
+			}
 			f := readFrame(t, ctx, c)
 			e, _ := f["error"].(map[string]any)
 			if e == nil || e["code"] != "recovery_failed" {

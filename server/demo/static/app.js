@@ -5,11 +5,6 @@
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 15000;
-// Resumed history arrives as one burst right after the greeting; a pause this
-// long ends the burst, and everything in it counts as recovered. The protocol
-// does not mark where history ends, so a live message inside the burst is
-// counted too; on a demo page that is an acceptable blur.
-const CATCH_UP_QUIET_MS = 300;
 const STATS_EVERY_MS = 2000;
 const LOG_LIMIT = 300;
 
@@ -32,7 +27,7 @@ let lastOffset = null; // string: the offset of the last message received
 let attempt = 0; // failed connections since the last greeting
 let retryTimer = 0;
 let statsTimer = 0;
-let catchUp = null; // {count, timer} while a resumed history is arriving
+let catchUp = null; // {count, left} while a resumed history is arriving
 
 function socketURL() {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -107,7 +102,10 @@ function onFrame(text, resuming) {
     attempt = 0;
     setState('connected', 'Connected');
     addEntry('event', [['note', resuming ? `Reconnected; resuming after offset ${lastOffset}` : 'Connected']]);
-    if (resuming) startCatchUp();
+    // On a resumed connection the greeting says how many messages come
+    // from history before the live ones; without it, a recovery_failed
+    // frame follows.
+    if (resuming && typeof frame.replay === 'number') startCatchUp(frame.replay);
     pollStats();
     return;
   }
@@ -137,21 +135,19 @@ function onError(err) {
   }
 }
 
-function startCatchUp() {
+function startCatchUp(replay) {
   ui.recovered.hidden = true;
-  cancelCatchUp();
-  catchUp = { count: 0, timer: setTimeout(endCatchUp, CATCH_UP_QUIET_MS) };
+  catchUp = { count: 0, left: replay };
+  if (replay === 0) endCatchUp();
 }
 
 function cancelCatchUp() {
-  if (catchUp) clearTimeout(catchUp.timer);
   catchUp = null;
 }
 
 function countRecovered() {
   catchUp.count++;
-  clearTimeout(catchUp.timer);
-  catchUp.timer = setTimeout(endCatchUp, CATCH_UP_QUIET_MS);
+  if (--catchUp.left === 0) endCatchUp();
 }
 
 function endCatchUp() {
