@@ -9,20 +9,14 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// Broker modes.
+// Fan-out modes: the values of the fanout key and of the server's
+// contract.EnvBroker.
 const (
-	// BrokerRedis fans broadcasts out across tasks through a Redis stream
+	// FanoutRedis fans broadcasts out across tasks through a Redis stream
 	// on ElastiCache Serverless for Valkey.
-	BrokerRedis = "redis"
-	// BrokerMemory keeps broadcasts inside one task; only valid with one task.
-	BrokerMemory = "memory"
-)
-
-// Server settings the broker sets (server/config keys; a test checks that
-// the server accepts the environment the stack writes).
-const (
-	envBroker   = "BROKER"
-	envRedisURL = "REDIS_URL"
+	FanoutRedis = "redis"
+	// FanoutMemory keeps broadcasts inside one task; only valid with one task.
+	FanoutMemory = "memory"
 )
 
 // valkeyPorts are the serverless cache's ports: the primary endpoint and
@@ -45,7 +39,7 @@ type broker struct {
 // subnets, reachable from the tasks' security group only. It returns nil
 // when the broker is memory.
 func (b *builder) broker(net *network, taskSG *ec2.SecurityGroup) (*broker, error) {
-	if b.cfg.Broker != BrokerRedis {
+	if b.cfg.FanoutMode() != FanoutRedis {
 		return nil, nil
 	}
 	sg, err := ec2.NewSecurityGroup(b.ctx, b.name+"-broker", &ec2.SecurityGroupArgs{

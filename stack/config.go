@@ -41,7 +41,8 @@ type Config struct {
 	NofileLimit             int
 	AllowedOrigins          string
 	ExecuteCommand          bool
-	Broker                  string
+	// Fanout is as configured; empty means derived, see [Config.FanoutMode].
+	Fanout                  string
 	BrokerMaxStorageGB      int
 	ContainerInsights       string
 	LogRetentionDays        int
@@ -133,7 +134,7 @@ func Keys() []Key {
 		{"nofileLimit", TypeInteger, "65536", "Open file limit (soft and hard) of the container: one descriptor per WebSocket.", integer(func(c *Config) *int { return &c.NofileLimit })},
 		{"allowedOrigins", TypeString, "", "Comma-separated browser origin patterns passed to the server as " + contract.EnvAllowedOrigins + "; empty leaves the server default.", str(func(c *Config) *string { return &c.AllowedOrigins })},
 		{"executeCommand", TypeBoolean, "false", "Enable ECS Exec (aws ecs execute-command) on the service.", boolean(func(c *Config) *bool { return &c.ExecuteCommand })},
-		{"broker", TypeString, BrokerRedis, "How broadcasts reach clients on other tasks: redis (an ElastiCache Serverless Valkey stream) or memory (one task only; needs maxTasks 1).", str(func(c *Config) *string { return &c.Broker })},
+		{"fanout", TypeString, "", "How broadcasts reach clients on other tasks: redis (an ElastiCache Serverless Valkey stream) or memory (one task only; needs maxTasks 1). Empty derives it: redis when maxTasks is above 1, memory otherwise.", str(func(c *Config) *string { return &c.Fanout })},
 		{"brokerMaxStorageGb", TypeInteger, "1", "Data storage limit of the Valkey cache in GB; the stream itself stays near the server's history size.", integer(func(c *Config) *int { return &c.BrokerMaxStorageGB })},
 		{"containerInsights", TypeString, "enhanced", "ECS Container Insights: enhanced, enabled or disabled.", str(func(c *Config) *string { return &c.ContainerInsights })},
 		{"logRetentionDays", TypeInteger, "30", "Retention of the container, VPC flow log and ECS Exec log groups, in days.", integer(func(c *Config) *int { return &c.LogRetentionDays })},
@@ -372,7 +373,12 @@ func (c Config) Validate() error {
 			return nil
 		},
 		func() error { return between("nofileLimit", c.NofileLimit, 1024, 1048576) },
-		func() error { return oneOf("broker", c.Broker, BrokerRedis, BrokerMemory) },
+		func() error {
+			if c.Fanout == "" {
+				return nil
+			}
+			return oneOf("fanout", c.Fanout, FanoutRedis, FanoutMemory)
+		},
 		func() error { return between("brokerMaxStorageGb", c.BrokerMaxStorageGB, 1, 5000) },
 		func() error {
 			return oneOf("containerInsights", c.ContainerInsights, "enhanced", "enabled", "disabled")
@@ -393,8 +399,8 @@ func (c Config) Validate() error {
 			return nil
 		},
 		func() error {
-			if c.Broker == BrokerMemory && c.MaxTasks > 1 {
-				return bad("broker", c.Broker, "keeps broadcasts inside one task, but maxTasks is %d: use redis, or set maxTasks to 1", c.MaxTasks)
+			if c.FanoutMode() == FanoutMemory && c.MaxTasks > 1 {
+				return bad("fanout", c.Fanout, "memory keeps broadcasts inside one task, but maxTasks is %d: set fanout to redis (or leave it empty), or set maxTasks to 1", c.MaxTasks)
 			}
 			return nil
 		},
@@ -437,6 +443,19 @@ func (c Config) IdleTimeout() int {
 		return c.IdleTimeoutSeconds
 	}
 	return idleTimeoutPerPing * c.PingIntervalSeconds
+}
+
+// FanoutMode is how broadcasts reach the other tasks: the configured fanout,
+// or, when it is empty, redis for a service that may run more than one task
+// and memory for one that never does.
+func (c Config) FanoutMode() string {
+	switch {
+	case c.Fanout != "":
+		return c.Fanout
+	case c.MaxTasks > 1:
+		return FanoutRedis
+	}
+	return FanoutMemory
 }
 
 // DeregistrationDelay is the target group's deregistration delay: the

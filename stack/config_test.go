@@ -279,8 +279,8 @@ func TestParseConfigRejects(t *testing.T) {
 		{"scale-in faster than scale-out", map[string]string{"scaleInCooldownSeconds": "30"}, "scaleInCooldownSeconds"},
 		{"connections beyond nofile", map[string]string{"connectionsPerTask": "70000"}, "connectionsPerTask"},
 		{"bad name", map[string]string{"name": "WebSocket_Service"}, "name"},
-		{"unknown broker", map[string]string{"broker": "kafka"}, "broker"},
-		{"memory broker with several tasks", map[string]string{"broker": "memory"}, "broker"},
+		{"unknown fanout", map[string]string{"fanout": "kafka"}, "fanout"},
+		{"memory fanout with several tasks", map[string]string{"fanout": "memory"}, "fanout"},
 		{"broker storage", map[string]string{"brokerMaxStorageGb": "0"}, "brokerMaxStorageGb"},
 	}
 	for _, tc := range cases {
@@ -303,6 +303,47 @@ func TestParseConfigRejects(t *testing.T) {
 	}
 }
 
+// TestFanoutDefault pins issue 5's rule: fan-out is on whenever the stack can
+// run more than one task, and memory fan-out with several tasks is an error
+// that names both keys.
+func TestFanoutDefault(t *testing.T) {
+	cases := []struct {
+		name    string
+		set     map[string]string
+		want    string
+		wantErr bool
+	}{
+		{"defaults (maxTasks 5)", nil, FanoutRedis, false},
+		{"two tasks", map[string]string{"maxTasks": "2"}, FanoutRedis, false},
+		{"one task", map[string]string{"maxTasks": "1"}, FanoutMemory, false},
+		{"one task, redis asked for", map[string]string{"maxTasks": "1", "fanout": "redis"}, FanoutRedis, false},
+		{"one task, memory asked for", map[string]string{"maxTasks": "1", "fanout": "memory"}, FanoutMemory, false},
+		{"two tasks, memory asked for", map[string]string{"maxTasks": "2", "fanout": "memory"}, "", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseConfig(func(k string) (string, bool) { v, ok := tc.set[k]; return v, ok })
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("accepted %v (fan-out %s)", tc.set, c.FanoutMode())
+				}
+				for _, key := range []string{"fanout", "maxTasks"} {
+					if !strings.Contains(err.Error(), key) {
+						t.Errorf("error %q does not name %s", err, key)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.FanoutMode(); got != tc.want {
+				t.Errorf("fan-out %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestParseConfigAccepts(t *testing.T) {
 	cases := []struct {
 		name string
@@ -310,7 +351,8 @@ func TestParseConfigAccepts(t *testing.T) {
 	}{
 		{"seed-like public tasks without NAT", map[string]string{"publicTasks": "true", "natGateways": "None"}},
 		{"requests scaling", map[string]string{"scaling": "requests"}},
-		{"one task without a broker", map[string]string{"broker": "memory", "maxTasks": "1"}},
+		{"one task without a broker", map[string]string{"fanout": "memory", "maxTasks": "1"}},
+		{"one task on redis", map[string]string{"fanout": "redis", "maxTasks": "1"}},
 		{"explicit idle timeout", map[string]string{"pingIntervalSeconds": "25", "idleTimeoutSeconds": "120"}},
 		{"custom domain", map[string]string{"domainName": "ws.example.com", "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"}},
 		{"smallest task", map[string]string{"cpu": "256", "memory": "512", "connectionsPerTask": "5000"}},

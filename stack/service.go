@@ -128,10 +128,10 @@ func (b *builder) environment(brokerURL string) []keyValue {
 		{contract.EnvShutdownTimeout, seconds(b.cfg.ShutdownTimeoutSeconds)},
 		{contract.EnvLogFormat, "json"},
 	}
-	if b.cfg.Broker == BrokerRedis {
-		env = append(env, keyValue{envBroker, BrokerRedis}, keyValue{envRedisURL, brokerURL})
+	if b.cfg.FanoutMode() == FanoutRedis {
+		env = append(env, keyValue{contract.EnvBroker, FanoutRedis}, keyValue{contract.EnvRedisURL, brokerURL})
 	} else {
-		env = append(env, keyValue{envBroker, BrokerMemory})
+		env = append(env, keyValue{contract.EnvBroker, FanoutMemory})
 	}
 	if b.cfg.AllowedOrigins != "" {
 		env = append(env, keyValue{contract.EnvAllowedOrigins, b.cfg.AllowedOrigins})

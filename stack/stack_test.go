@@ -54,7 +54,9 @@ var modes = []mode{
 	{name: "requests-scaling", overrides: map[string]string{"scaling": "requests"}, resources: 48},
 	{name: "custom-domain", overrides: map[string]string{"domainName": "ws.example.com", "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"}, resources: 48},
 	{name: "exec-off", overrides: map[string]string{"executeCommand": "false"}, resources: 47},
-	{name: "memory-broker", overrides: map[string]string{"broker": "memory", "maxTasks": "1"}, resources: 44},
+	{name: "single-task", overrides: map[string]string{"maxTasks": "1"}, resources: 44},
+	{name: "memory-fanout", overrides: map[string]string{"fanout": "memory", "maxTasks": "1"}, resources: 44},
+	{name: "redis-single-task", overrides: map[string]string{"fanout": "redis", "maxTasks": "1"}, resources: 48},
 }
 
 func (md mode) config(t *testing.T) map[string]string {
@@ -123,7 +125,7 @@ func TestModes(t *testing.T) {
 			checkScaling(t, r, cfg)
 			checkTasks(t, r, cfg)
 			checkEdge(t, r, cfg)
-			checkBroker(t, r, cfg)
+			checkFanout(t, r, cfg)
 		})
 	}
 }
@@ -721,15 +723,15 @@ func TestTaskAgreesWithDockerfile(t *testing.T) {
 	}
 }
 
-// checkBroker checks the fan-out across tasks: a private Valkey cache that
+// checkFanout checks the fan-out across tasks: a private Valkey cache that
 // only the tasks reach, and a container environment the server accepts.
-func checkBroker(t *testing.T, r *run, cfg Config) {
+func checkFanout(t *testing.T, r *run, cfg Config) {
 	t.Helper()
 	caches := r.ofType("aws:elasticache/serverlessCache:ServerlessCache")
 	env := containerEnv(t, r)
-	if cfg.Broker == BrokerMemory {
-		if len(caches) != 0 || env[envBroker] != BrokerMemory || env[envRedisURL] != "" {
-			t.Errorf("memory broker: %d caches, env %v", len(caches), env)
+	if cfg.FanoutMode() == FanoutMemory {
+		if len(caches) != 0 || env[contract.EnvBroker] != FanoutMemory || env[contract.EnvRedisURL] != "" {
+			t.Errorf("memory fan-out: %d caches, env %v", len(caches), env)
 		}
 	} else {
 		if len(caches) != 1 {
@@ -739,7 +741,7 @@ func checkBroker(t *testing.T, r *run, cfg Config) {
 		if c["engine"] != "valkey" || fmt.Sprint(c["subnetIds"]) != fmt.Sprint(stacktest.PrivateSubnets()) {
 			t.Errorf("cache %v: want valkey in the private subnets", c)
 		}
-		if env[envBroker] != BrokerRedis || env[envRedisURL] != "rediss://"+stacktest.BrokerAddress+":6379" {
+		if env[contract.EnvBroker] != FanoutRedis || env[contract.EnvRedisURL] != "rediss://"+stacktest.BrokerAddress+":6379" {
 			t.Errorf("broker env %v", env)
 		}
 		in := r.named(t, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "websocket-broker-from-tasks").Rule.Inputs
