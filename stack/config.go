@@ -19,28 +19,28 @@ import (
 // is one key of [Keys] (same name, lower camel case; the cooldowns carry a
 // Seconds suffix in their keys), where its meaning and default are.
 type Config struct {
-	Name                    string
-	AvailabilityZones       int
-	VpcCidr                 string
-	NatGateways             string
-	PublicTasks             bool
-	CPU                     int
-	Memory                  int
-	MinTasks                int
-	MaxTasks                int
-	Scaling                 string
-	ConnectionsPerTask      int
-	RequestsPerTarget       int
-	ScaleOutCooldown        int
-	ScaleInCooldown         int
-	PingIntervalSeconds     int
-	IdleTimeoutSeconds      int
-	DrainDelaySeconds       int
-	DrainSpreadSeconds      int
-	ShutdownTimeoutSeconds  int
-	NofileLimit             int
-	AllowedOrigins          string
-	ExecuteCommand          bool
+	Name                   string
+	AvailabilityZones      int
+	VpcCidr                string
+	NatGateways            string
+	PublicTasks            bool
+	CPU                    int
+	Memory                 int
+	MinTasks               int
+	MaxTasks               int
+	Scaling                string
+	ConnectionsPerTask     int
+	RequestsPerTarget      int
+	ScaleOutCooldown       int
+	ScaleInCooldown        int
+	PingIntervalSeconds    int
+	IdleTimeoutSeconds     int
+	DrainDelaySeconds      int
+	DrainSpreadSeconds     int
+	ShutdownTimeoutSeconds int
+	NofileLimit            int
+	AllowedOrigins         string
+	ExecuteCommand         bool
 	// Fanout is as configured; empty means derived, see [Config.FanoutMode].
 	Fanout                  string
 	BrokerMaxStorageGB      int
