@@ -23,9 +23,12 @@ import (
 // Entry is one broadcast as every client receives it.
 type Entry struct {
 	Offset uint64
-	// Frame is the encoded frame. It is shared by all readers and must not
-	// be modified.
+	// Frame is the encoded JSON frame. It is shared by all readers and must
+	// not be modified.
 	Frame []byte
+	// Wire is Frame with its WebSocket header in front: the exact bytes
+	// every client is sent, framed once for all of them. Frame is its tail.
+	Wire []byte
 	// At is when the entry was appended, for delivery latency.
 	At time.Time
 }
@@ -106,7 +109,9 @@ func (l *Log) AppendAt(offset uint64, payload json.RawMessage) bool {
 // insert stores the entry under l.mu and takes the parked readers, which
 // the caller wakes with wake.
 func (l *Log) insert(off uint64, payload json.RawMessage) []*Waiter {
-	e := Entry{Offset: off, Frame: protocol.AppendBroadcast(make([]byte, 0, len(payload)+48), payload, off), At: l.now()}
+	buf := protocol.AppendBroadcast(make([]byte, protocol.MaxHeader, protocol.MaxHeader+len(payload)+48), payload, off)
+	start := protocol.PutTextHeader(buf, len(buf)-protocol.MaxHeader)
+	e := Entry{Offset: off, Frame: buf[protocol.MaxHeader:], Wire: buf[start:], At: l.now()}
 	if l.n == len(l.ring) {
 		// Overwrite the oldest: from now on a reader behind it has lost it.
 		l.floor = l.ring[l.oldest].Offset

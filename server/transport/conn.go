@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
+	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,9 +32,10 @@ const batchSize = 16
 // a new writer when the next broadcast arrives.
 type client struct {
 	srv    *Server
-	conn   *websocket.Conn
-	over   atomic.Bool // set once the read loop has ended
-	cursor uint64      // offset of the last broadcast written; owned by the writer
+	conn   *websocket.Conn // reads, control frames and closes
+	raw    *rawConn        // data frames, pre-framed
+	over   atomic.Bool     // set once the read loop has ended
+	cursor uint64          // offset of the last broadcast written; owned by the writer
 	waiter *hub.Waiter
 	opened time.Time
 	logger *slog.Logger
@@ -93,11 +97,9 @@ func (c *client) resume() (hello []byte, failed string) {
 	return protocol.Hello(), failed
 }
 
-// write sends one frame with the write timeout.
-func (c *client) write(ctx context.Context, frame []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, c.srv.cfg.WriteTimeout)
-	defer cancel()
-	return c.conn.Write(ctx, websocket.MessageText, frame)
+// write sends one JSON message to this client alone.
+func (c *client) write(_ context.Context, msg []byte) error {
+	return c.raw.writeFrames(c.srv.cfg.WriteTimeout, protocol.TextFrame(msg))
 }
 
 // close ends the connection with a close frame, recording why. Only the
@@ -195,8 +197,8 @@ func (c *client) writeLoop() {
 			}
 			continue
 		}
-		if err := c.writeBatch(context.Background(), batch); err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
+		if err := c.writeBatch(batch); err != nil {
+			if errors.Is(err, errTimeout) {
 				s.metrics.Evictions.WithLabelValues("write_timeout").Inc()
 				c.drop("slow consumer: write timed out")
 			}
@@ -209,24 +211,51 @@ func (c *client) writeLoop() {
 	}
 }
 
-// writeBatch writes the frames under one deadline, so that a client whose
-// socket stays full for WRITE_TIMEOUT is evicted.
-func (c *client) writeBatch(ctx context.Context, batch []hub.Entry) error {
-	ctx, cancel := context.WithTimeout(ctx, c.srv.cfg.WriteTimeout)
-	defer cancel()
+// writeBatch writes the frames in one system call under one deadline, so
+// that a client whose socket stays full for WRITE_TIMEOUT is evicted.
+func (c *client) writeBatch(batch []hub.Entry) error {
+	var wire [batchSize][]byte
 	for i := range batch {
-		if err := c.conn.Write(ctx, websocket.MessageText, batch[i].Frame); err != nil {
-			// The library reports a write cut by the deadline as a closed
-			// connection; only the context tells a timeout from a peer
-			// that went away.
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return context.DeadlineExceeded
-			}
-			return err
-		}
+		wire[i] = batch[i].Wire
 	}
-	return nil
+	return c.raw.writeFrames(c.srv.cfg.WriteTimeout, wire[:len(batch)]...)
 }
+
+// rawConn serialises every write to one socket: the library's control and
+// close frames, which reach it through the bufio.Writer handed over at the
+// upgrade and are each flushed in one Write, and the data frames the server
+// writes itself, already framed. Broadcast frames are framed once for all
+// clients and go out without passing through the library's per-message
+// writer: one syscall for everything pending, nothing done per client.
+type rawConn struct {
+	mu sync.Mutex
+	nc net.Conn
+}
+
+// Write is the library's path to the socket.
+func (r *rawConn) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.nc.Write(p)
+}
+
+// writeFrames writes complete frames, giving up after timeout. A write cut
+// short leaves a partial frame on the wire, so the caller must then drop
+// the connection; errTimeout says that is why.
+func (r *rawConn) writeFrames(timeout time.Duration, frames ...[]byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_ = r.nc.SetWriteDeadline(time.Now().Add(timeout))
+	bufs := net.Buffers(frames)
+	_, err := bufs.WriteTo(r.nc)
+	_ = r.nc.SetWriteDeadline(time.Time{})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return errTimeout
+	}
+	return err
+}
+
+var errTimeout = errors.New("write timed out")
 
 // keepalive pings once and drops the peer if no pong arrives in time.
 func (c *client) keepalive() {

@@ -137,7 +137,8 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, http.StatusServiceUnavailable, "capacity", protocol.ReasonOverCapacity)
 		return
 	}
-	conn, err := websocket.Accept(leanHijack{w}, r, &websocket.AcceptOptions{
+	hj := &leanHijack{ResponseWriter: w}
+	conn, err := websocket.Accept(hj, r, &websocket.AcceptOptions{
 		OriginPatterns: s.cfg.AllowedOrigins,
 		// Broadcast frames are encoded once and shared; per-connection
 		// compression would re-encode each for every client.
@@ -157,6 +158,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	c := &client{
 		srv:    s,
 		conn:   conn,
+		raw:    hj.raw,
 		cursor: cursor,
 		opened: time.Now(),
 		logger: s.logger.With("conn", id, "remote", r.RemoteAddr, "forwarded_for", r.Header.Get("X-Forwarded-For")),
@@ -179,15 +181,21 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
-// leanHijack hands coder/websocket small buffers for the upgraded
-// connection instead of net/http's 4 KiB pair. Frames are read header by
-// header and written once per message, so small buffers cost little in
-// syscalls and save about 7 KiB on every idle connection.
-type leanHijack struct{ http.ResponseWriter }
+// leanHijack takes over the connection from net/http for coder/websocket,
+// with two changes. The library gets small buffers instead of net/http's
+// 4 KiB pair: frames are read header by header and written once per
+// message, so that costs few syscalls and saves about 7 KiB on every idle
+// connection. And its writes go through a rawConn, so that the server can
+// write pre-framed broadcasts to the same socket without interleaving with
+// the library's control frames.
+type leanHijack struct {
+	http.ResponseWriter
+	raw *rawConn
+}
 
 const leanBuffer = 512
 
-func (w leanHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *leanHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
@@ -198,9 +206,9 @@ func (w leanHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		// the old buffer; only then does it have to stay.
 		r = bufio.NewReaderSize(nc, leanBuffer)
 	}
-	return nc, bufio.NewReadWriter(r, bufio.NewWriterSize(nc, leanBuffer)), nil
+	w.raw = &rawConn{nc: nc}
+	return nc, bufio.NewReadWriter(r, bufio.NewWriterSize(w.raw, leanBuffer)), nil
 }
-
 func (s *Server) add(c *client) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -297,3 +297,19 @@ func TestKeepalive(t *testing.T) {
 		t.Fatal("the responsive client was dropped")
 	}
 }
+
+// Broadcasts are framed by hand once for every client; every header length
+// (7-bit, 16-bit and 64-bit payload lengths) must read back in a client.
+func TestBroadcastFrameSizes(t *testing.T) {
+	ts := start(t, func(c *config.Config) { c.MaxMessageBytes = 1 << 20 })
+	ctx := testContext(t, 10*time.Second)
+	c := dial(t, ctx, ts.URL)
+	for _, n := range []int{0, 80, 126 - 40, 70_000, 300_000} {
+		msg := `"` + strings.Repeat("z", n) + `"`
+		send(t, ctx, c, msg)
+		f := readFrame(t, ctx, c)
+		if f["message"] != strings.Repeat("z", n) {
+			t.Fatalf("%d-byte string came back as %d bytes", n, len(fmt.Sprint(f["message"])))
+		}
+	}
+}

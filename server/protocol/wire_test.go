@@ -1,0 +1,60 @@
+package protocol_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"strings"
+	"testing"
+
+	"github.com/wsfargate/websocket-service/server/protocol"
+)
+
+func TestTextFrame(t *testing.T) {
+	tests := []struct {
+		n      int
+		header []byte
+	}{
+		{0, []byte{0x81, 0}},
+		{125, []byte{0x81, 125}},
+		{126, []byte{0x81, 126, 0, 126}},
+		{0xFFFF, []byte{0x81, 126, 0xFF, 0xFF}},
+		{0x10000, []byte{0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0}},
+	}
+	for _, tt := range tests {
+		msg := []byte(strings.Repeat("x", tt.n))
+		f := protocol.TextFrame(msg)
+		if !bytes.Equal(f[:len(tt.header)], tt.header) || !bytes.Equal(f[len(tt.header):], msg) {
+			t.Errorf("n=%d: header % x, want % x", tt.n, f[:min(len(f), len(tt.header))], tt.header)
+		}
+	}
+}
+
+// Whatever the length, the header decodes back to it by the RFC's rules.
+func FuzzTextFrame(f *testing.F) {
+	f.Add(uint32(0))
+	f.Add(uint32(126))
+	f.Add(uint32(70000))
+	f.Fuzz(func(t *testing.T, n uint32) {
+		n %= 1 << 20
+		frame := protocol.TextFrame(make([]byte, n))
+		if frame[0] != 0x81 || frame[1]&0x80 != 0 {
+			t.Fatalf("first bytes % x: want FIN+text, unmasked", frame[:2])
+		}
+		var got, hdr int
+		switch l := int(frame[1]); {
+		case l < 126:
+			got, hdr = l, 2
+		case l == 126:
+			got, hdr = int(binary.BigEndian.Uint16(frame[2:])), 4
+		default:
+			got, hdr = int(binary.BigEndian.Uint64(frame[2:])), 10
+		}
+		if got != int(n) || len(frame) != hdr+int(n) {
+			t.Fatalf("n=%d decoded as %d with %d header bytes, frame %d bytes", n, got, hdr, len(frame))
+		}
+		// The shortest encoding is required.
+		if (n < 126 && hdr != 2) || (n >= 126 && n <= 0xFFFF && hdr != 4) {
+			t.Fatalf("n=%d used a %d-byte header", n, hdr)
+		}
+	})
+}
