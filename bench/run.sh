@@ -98,7 +98,7 @@ stop_server() {
   done
   # Graceful drain is not what is measured here; do not wait for it.
   kill -KILL "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
+  { wait "$SERVER_PID"; } 2>/dev/null || true # no "Killed" job notice
   SERVER_PID=
 }
 
@@ -150,6 +150,13 @@ for spec in "${SCENARIOS[@]}"; do
         tail -5 "$dir/run$run.log" >&2
         rm -f "$dir/run$run.json"
         FAILED+=("$name/$t/run$run")
+      elif ! kill -0 "$SERVER_PID" 2>/dev/null || ! curl -fsS -o /dev/null "http://127.0.0.1:$PORT/health" 2>/dev/null; then
+        # Something outside this script stopped or killed the server during
+        # the run (another job on a shared machine, say): its numbers would
+        # describe the outage, not the server.
+        log "$name run $run: the $t server did not survive the run; discarding it"
+        mv "$dir/run$run.json" "$dir/run$run.discarded.json"
+        FAILED+=("$name/$t/run$run (server died)")
       fi
       stop_server
     done
@@ -180,6 +187,7 @@ cpu_model=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
   echo "TARGETS=$TARGETS"
   echo "LOADAVG_START=$LOADAVG_START"
   echo "LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "FAILED=${FAILED[*]}"
 } >"$OUT/meta.env"
 
 bin/loadgen report -dir "$OUT" -template bench/REPORT.md.tmpl -o bench/REPORT.md -json bench/results.json

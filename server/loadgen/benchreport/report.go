@@ -164,6 +164,8 @@ func readRuns(dir string) ([]*loadgen.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// run3.discarded.json and the like are runs the harness set aside.
+	names = slices.DeleteFunc(names, func(n string) bool { return runNumber(n) < 0 })
 	sort.Slice(names, func(i, j int) bool { return runNumber(names[i]) < runNumber(names[j]) })
 	var out []*loadgen.Result
 	for _, n := range names {
@@ -180,9 +182,13 @@ func readRuns(dir string) ([]*loadgen.Result, error) {
 	return out, nil
 }
 
+// runNumber is N of runN.json, or -1 for any other name.
 func runNumber(path string) int {
 	s := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(path), "run"), ".json")
-	n, _ := strconv.Atoi(s)
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return -1
+	}
 	return n
 }
 

@@ -48,6 +48,10 @@ func fixture(t *testing.T) string {
 		writeRun(t, dir, "churn", TargetNode, i+1, loadgen.Result{Mode: loadgen.ModeChurn, ConnectsPerSec: v,
 			Errors: map[string]int64{"http_503": 2}, ErrorTotal: 2})
 	}
+	// A run the harness discarded must not count.
+	if err := os.WriteFile(filepath.Join(dir, "churn", TargetGo, "run4.discarded.json"), []byte(`{"connects_per_s":1e9}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// Hold, Node only, with server usage for the projection.
 	writeRun(t, dir, "hold10k", TargetNode, 1, loadgen.Result{Mode: loadgen.ModeHold, Held: 1000,
 		Server: &loadgen.ServerUsage{Before: loadgen.ProcSample{RSSKiB: 48576}, KiBPerConn: 10}})
@@ -67,7 +71,7 @@ func TestBuild(t *testing.T) {
 		byName[s.Name] = s
 	}
 	churn := byName["churn"].Rows[0]
-	if churn.Go.Median != 200 || churn.Node.Median != 75 {
+	if churn.Go.Median != 200 || len(churn.Go.Values) != 3 || churn.Node.Median != 75 {
 		t.Errorf("medians go %v node %v, want 200 and 75", churn.Go, churn.Node)
 	}
 	if churn.Ratio == nil || *churn.Ratio != 200.0/75 {
