@@ -49,26 +49,22 @@ type client struct {
 
 // serve runs the connection until either side ends it.
 func (c *client) serve(resume bool) {
-	// Nothing here takes a cancellable context: closing the connection is
-	// what stops every read, write and ping, and a cancellable parent would
-	// cost each idle connection a context, a channel and a children map.
-	ctx := context.Background()
 	c.logger.Info("connection opened", "resume", resume)
 
 	hello, failed := protocol.Hello(), ""
 	if resume {
 		hello, failed = c.resume()
 	}
-	if err := c.write(ctx, hello); err != nil {
+	if err := c.write(hello); err != nil {
 		c.finish(err)
 		return
 	}
 	if failed != "" {
-		_ = c.write(ctx, protocol.EncodeError(protocol.CodeRecoveryFailed, failed))
+		_ = c.write(protocol.EncodeError(protocol.CodeRecoveryFailed, failed))
 	}
 
 	go c.writeLoop()
-	err := c.readLoop(ctx)
+	err := c.readLoop()
 	c.over.Store(true)
 	c.srv.log.Unpark(c.waiter)
 	c.finish(err)
@@ -98,7 +94,7 @@ func (c *client) resume() (hello []byte, failed string) {
 }
 
 // write sends one JSON message to this client alone.
-func (c *client) write(_ context.Context, msg []byte) error {
+func (c *client) write(msg []byte) error {
 	return c.raw.writeFrames(c.srv.cfg.WriteTimeout, protocol.TextFrame(msg))
 }
 
@@ -120,7 +116,12 @@ func (c *client) drop(reason string) {
 	_ = c.conn.CloseNow()
 }
 
-func (c *client) readLoop(ctx context.Context) error {
+// readLoop reads until the connection ends. Nothing on a connection takes a
+// cancellable context: closing the connection is what stops every read,
+// write and ping, and a cancellable parent would cost each idle connection
+// a context, a channel and a children map.
+func (c *client) readLoop() error {
+	ctx := context.Background()
 	s := c.srv
 	var limiter *rate.Limiter
 	if s.cfg.RateLimit > 0 {
@@ -153,7 +154,7 @@ func (c *client) readLoop(ctx context.Context) error {
 				c.close(websocket.StatusPolicyViolation, protocol.ReasonRateLimited)
 				return nil
 			}
-			if err := c.write(ctx, protocol.EncodeError(protocol.CodeRateLimited, "message dropped: over the per-connection rate limit; slow down")); err != nil {
+			if err := c.write(protocol.EncodeError(protocol.CodeRateLimited, "message dropped: over the per-connection rate limit; slow down")); err != nil {
 				return err
 			}
 			continue
@@ -162,14 +163,14 @@ func (c *client) readLoop(ctx context.Context) error {
 		payload, err := protocol.ParseMessage(data)
 		if err != nil {
 			s.metrics.InvalidMessages.WithLabelValues("invalid_json").Inc()
-			if err := c.write(ctx, protocol.EncodeError(protocol.CodeInvalidJSON, err.Error())); err != nil {
+			if err := c.write(protocol.EncodeError(protocol.CodeInvalidJSON, err.Error())); err != nil {
 				return err
 			}
 			continue
 		}
 		if err := s.pub.Publish(ctx, payload); err != nil {
 			c.logger.Warn("publish failed", "err", err)
-			if err := c.write(ctx, protocol.EncodeError(protocol.CodeUnavailable, "message not accepted: "+err.Error())); err != nil {
+			if err := c.write(protocol.EncodeError(protocol.CodeUnavailable, "message not accepted: "+err.Error())); err != nil {
 				return err
 			}
 			continue
