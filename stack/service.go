@@ -59,6 +59,7 @@ type containerDefinition struct {
 	ReadonlyRootFilesystem bool             `json:"readonlyRootFilesystem"`
 	PortMappings           []portMapping    `json:"portMappings"`
 	Environment            []keyValue       `json:"environment"`
+	Secrets                []secretRef      `json:"secrets,omitempty"`
 	Ulimits                []ulimit         `json:"ulimits"`
 	HealthCheck            healthCheck      `json:"healthCheck"`
 	StopTimeout            int              `json:"stopTimeout"`
@@ -76,6 +77,13 @@ type portMapping struct {
 type keyValue struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
+}
+
+// secretRef is a container secret: ECS reads ValueFrom (a Secrets Manager
+// ARN) with the execution role and sets it as the variable Name.
+type secretRef struct {
+	Name      string `json:"name"`
+	ValueFrom string `json:"valueFrom"`
 }
 
 type ulimit struct {
@@ -117,9 +125,17 @@ type task struct {
 // seconds renders n seconds as the Go duration the server's config parses.
 func seconds(n int) string { return (time.Duration(n) * time.Second).String() }
 
+// brokerSettings is where the broker is, as the container needs it: the
+// URL, and the ARN of the secret holding the password. Both are empty with
+// memory fan-out.
+type brokerSettings struct {
+	url, passwordARN string
+}
+
 // environment is what the stack tells the server: its metric dimension
-// value and the timings the load balancer settings were derived from.
-func (b *builder) environment(brokerURL string) []keyValue {
+// value, the timings the load balancer settings were derived from, and
+// where the broker is (its password excepted: see secrets).
+func (b *builder) environment(brk brokerSettings) []keyValue {
 	env := []keyValue{
 		{contract.EnvMetricService, b.physical},
 		{contract.EnvPingInterval, seconds(b.cfg.PingIntervalSeconds)},
@@ -129,7 +145,10 @@ func (b *builder) environment(brokerURL string) []keyValue {
 		{contract.EnvLogFormat, "json"},
 	}
 	if b.cfg.FanoutMode() == FanoutRedis {
-		env = append(env, keyValue{contract.EnvBroker, FanoutRedis}, keyValue{contract.EnvRedisURL, brokerURL})
+		env = append(env,
+			keyValue{contract.EnvBroker, FanoutRedis},
+			keyValue{contract.EnvRedisURL, brk.url},
+			keyValue{contract.EnvRedisUsername, brokerUser})
 	} else {
 		env = append(env, keyValue{contract.EnvBroker, FanoutMemory})
 	}
@@ -139,8 +158,17 @@ func (b *builder) environment(brokerURL string) []keyValue {
 	return env
 }
 
+// secrets are the container's secrets: the broker password, with redis
+// fan-out only.
+func (b *builder) secrets(brk brokerSettings) []secretRef {
+	if b.cfg.FanoutMode() != FanoutRedis {
+		return nil
+	}
+	return []secretRef{{Name: contract.EnvRedisPassword, ValueFrom: brk.passwordARN}}
+}
+
 // containerDefinitions renders the task's single container.
-func (b *builder) containerDefinitions(imageRef, logGroup, brokerURL string) (string, error) {
+func (b *builder) containerDefinitions(imageRef, logGroup string, brk brokerSettings) (string, error) {
 	c := containerDefinition{
 		Name:                   ContainerName,
 		Image:                  imageRef,
@@ -148,7 +176,8 @@ func (b *builder) containerDefinitions(imageRef, logGroup, brokerURL string) (st
 		User:                   nonRootUser,
 		ReadonlyRootFilesystem: true,
 		PortMappings:           []portMapping{{ContainerPort: contract.Port, HostPort: contract.Port, Protocol: "tcp"}},
-		Environment:            b.environment(brokerURL),
+		Environment:            b.environment(brk),
+		Secrets:                b.secrets(brk),
 		Ulimits:                []ulimit{{Name: "nofile", SoftLimit: b.cfg.NofileLimit, HardLimit: b.cfg.NofileLimit}},
 		HealthCheck:            healthCheck{Command: healthCheckCommand(), Interval: 30, Timeout: 5, Retries: 3, StartPeriod: 10},
 		StopTimeout:            contract.StopTimeoutSeconds,
@@ -200,22 +229,32 @@ func (b *builder) service(net *network, lb *loadBalancer, img *image, taskSG *ec
 	}
 
 	execRole, err := newServiceRole(b.ctx, b.name+"-execution", "ecs-tasks.amazonaws.com", b.account,
-		"ECS task execution role: pulls the server image and ships its logs",
+		"ECS task execution role: pulls the server image, ships its logs and reads the broker password",
 		b.tags(rules.Tags(rules.Suppress("AwsSolutions-IAM5",
 			"ecr:GetAuthorizationToken has no resource scope and the stream wildcard covers the streams of the one container log group only"))),
 		b.opts()...)
 	if err != nil {
 		return nil, err
 	}
+	policyInputs := []pulumi.StringInput{img.repo.Arn, logGroup.Arn}
+	if brk != nil {
+		policyInputs = append(policyInputs, brk.passwordSecret.Arn)
+	}
 	_, err = iam.NewRolePolicy(b.ctx, b.name+"-execution", &iam.RolePolicyArgs{
 		Role: execRole.Name,
 		Policy: policyOf(func(v []string) policyDocument {
-			return policyDocument{Version: policyVersion, Statement: []statement{
+			stmts := []statement{
 				allow([]string{"ecr:GetAuthorizationToken"}, "*"),
 				allow([]string{"ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"}, v[0]),
 				allow([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, v[1]+":*"),
-			}}
-		}, img.repo.Arn, logGroup.Arn),
+			}
+			if len(v) > 2 {
+				// The broker password, for the container's secrets; the
+				// secret uses the AWS managed key, which needs no grant.
+				stmts = append(stmts, allow([]string{"secretsmanager:GetSecretValue"}, v[2]))
+			}
+			return policyDocument{Version: policyVersion, Statement: stmts}
+		}, policyInputs...),
 	}, b.opts()...)
 	if err != nil {
 		return nil, fmt.Errorf("execution role policy: %w", err)
@@ -255,12 +294,15 @@ func (b *builder) service(net *network, lb *loadBalancer, img *image, taskSG *ec
 			volumes = append(volumes, &ecs.TaskDefinitionVolumeArgs{Name: pulumi.String(v)})
 		}
 	}
-	brokerURL := pulumi.String("").ToStringOutput()
+	brokerURL, passwordARN := pulumi.String("").ToStringOutput(), pulumi.String("").ToStringOutput()
+	// Tasks read the password when they start, so its value must exist.
+	serviceDeps := []pulumi.Resource{lb.rule}
 	if brk != nil {
-		brokerURL = brk.url
+		brokerURL, passwordARN = brk.url, brk.passwordSecret.Arn
+		serviceDeps = append(serviceDeps, brk.passwordValue)
 	}
-	containers := pulumi.All(img.ref, logGroup.Name, brokerURL).ApplyT(func(v []any) (string, error) {
-		return b.containerDefinitions(v[0].(string), v[1].(string), v[2].(string))
+	containers := pulumi.All(img.ref, logGroup.Name, brokerURL, passwordARN).ApplyT(func(v []any) (string, error) {
+		return b.containerDefinitions(v[0].(string), v[1].(string), brokerSettings{url: v[2].(string), passwordARN: v[3].(string)})
 	}).(pulumi.StringOutput)
 	taskDef, err := ecs.NewTaskDefinition(b.ctx, b.name+"-task", &ecs.TaskDefinitionArgs{
 		Family:                  pulumi.String(b.physical),
@@ -315,7 +357,7 @@ func (b *builder) service(net *network, lb *loadBalancer, img *image, taskSG *ec
 		Tags:                 b.tags(),
 	}, b.opts(
 		// ECS rejects a target group that no listener uses yet.
-		pulumi.DependsOn([]pulumi.Resource{lb.rule}),
+		pulumi.DependsOn(serviceDeps),
 		// Auto scaling owns the task count after creation.
 		pulumi.IgnoreChanges([]string{"desiredCount"}),
 	)...)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -48,15 +49,15 @@ type mode struct {
 }
 
 var modes = []mode{
-	{name: "dev", resources: 48},
-	{name: "defaults", defaultsOnly: true, resources: 47},
-	{name: "public-tasks", overrides: map[string]string{"publicTasks": "true", "natGateways": "None"}, resources: 48},
-	{name: "requests-scaling", overrides: map[string]string{"scaling": "requests"}, resources: 48},
-	{name: "custom-domain", overrides: map[string]string{"domainName": "ws.example.com", "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"}, resources: 48},
-	{name: "exec-off", overrides: map[string]string{"executeCommand": "false"}, resources: 47},
+	{name: "dev", resources: 55},
+	{name: "defaults", defaultsOnly: true, resources: 54},
+	{name: "public-tasks", overrides: map[string]string{"publicTasks": "true", "natGateways": "None"}, resources: 55},
+	{name: "requests-scaling", overrides: map[string]string{"scaling": "requests"}, resources: 55},
+	{name: "custom-domain", overrides: map[string]string{"domainName": "ws.example.com", "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"}, resources: 55},
+	{name: "exec-off", overrides: map[string]string{"executeCommand": "false"}, resources: 54},
 	{name: "single-task", overrides: map[string]string{"maxTasks": "1"}, resources: 44},
 	{name: "memory-fanout", overrides: map[string]string{"fanout": "memory", "maxTasks": "1"}, resources: 44},
-	{name: "redis-single-task", overrides: map[string]string{"fanout": "redis", "maxTasks": "1"}, resources: 48},
+	{name: "redis-single-task", overrides: map[string]string{"fanout": "redis", "maxTasks": "1"}, resources: 55},
 }
 
 func (md mode) config(t *testing.T) map[string]string {
@@ -119,7 +120,7 @@ func TestModes(t *testing.T) {
 					t.Errorf("rule finding: %s", f)
 				}
 			}
-			checkSecretStaysSecret(t, r)
+			checkSecretStaysSecret(t, r, cfg)
 			checkNoOpenIngress(t, r)
 			checkWebsocketURL(t, r, cfg)
 			checkScaling(t, r, cfg)
@@ -141,7 +142,11 @@ func TestResourceTypes(t *testing.T) {
 		"aws:cloudwatch/logGroup:LogGroup":                       2,
 		"aws:iam/role:Role":                                      3,
 		"aws:iam/rolePolicy:RolePolicy":                          3,
-		"random:index/randomPassword:RandomPassword":             1,
+		"random:index/randomPassword:RandomPassword":             3,
+		"aws:elasticache/user:User":                              2,
+		"aws:elasticache/userGroup:UserGroup":                    1,
+		"aws:secretsmanager/secret:Secret":                       1,
+		"aws:secretsmanager/secretVersion:SecretVersion":         1,
 		"aws:s3/bucketV2:BucketV2":                               2,
 		"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 2,
 		"aws:s3/bucketOwnershipControls:BucketOwnershipControls": 2,
@@ -221,43 +226,63 @@ func walkSecrets(v resource.PropertyValue, s, path string, plain, secret *[]stri
 	}
 }
 
-// checkSecretStaysSecret proves the origin header value is a Pulumi secret
-// in every resource input that carries it (so state stores it encrypted),
-// that it reaches exactly the listener rule and the distribution, and that
-// no output carries it. The same holds for the registry password.
-func checkSecretStaysSecret(t *testing.T, r *run) {
+// secretCarriers returns the types of the resources whose inputs carry
+// value, failing the test wherever one carries it outside a Pulumi secret
+// (state would then store it in plain text).
+func secretCarriers(t *testing.T, r *run, value, what string) []string {
 	t.Helper()
-	for _, s := range []struct{ value, what string }{{stacktest.Secret, "origin secret"}, {stacktest.RegistryPassword, "registry password"}} {
-		var carriers []string
-		for _, x := range r.mocks.Resources() {
-			if x.Args.TypeToken == "random:index/randomPassword:RandomPassword" {
-				continue
-			}
-			var plain, secret []string
-			walkSecrets(resource.NewProperty(x.Args.Inputs), s.value, x.Args.Name, &plain, &secret)
-			for _, p := range plain {
-				t.Errorf("%s in plain text at %s (%s)", s.what, p, x.Args.TypeToken)
-			}
-			if len(secret) > 0 {
-				carriers = append(carriers, x.Args.TypeToken)
-			}
+	var carriers []string
+	for _, x := range r.mocks.Resources() {
+		if x.Args.TypeToken == "random:index/randomPassword:RandomPassword" {
+			continue
 		}
-		slices.Sort(carriers)
-		want := []string{"aws:cloudfront/distribution:Distribution", "aws:lb/listenerRule:ListenerRule"}
-		if s.value == stacktest.RegistryPassword {
-			want = []string{"docker:index/image:Image"}
+		var plain, secret []string
+		walkSecrets(resource.NewProperty(x.Args.Inputs), value, x.Args.Name, &plain, &secret)
+		for _, p := range plain {
+			t.Errorf("%s in plain text at %s (%s)", what, p, x.Args.TypeToken)
 		}
-		if !slices.Equal(carriers, want) {
-			t.Errorf("%s is carried (as a secret) by %v, want %v", s.what, carriers, want)
+		if len(secret) > 0 {
+			carriers = append(carriers, x.Args.TypeToken)
 		}
 	}
-	for name, v := range r.outputs {
-		if strings.Contains(v, stacktest.Secret) {
-			t.Errorf("output %s carries the origin secret", name)
+	slices.Sort(carriers)
+	return carriers
+}
+
+// checkSecretStaysSecret proves that every generated secret is a Pulumi
+// secret in every resource input that carries it (so state stores it
+// encrypted), that it reaches exactly the resources that need it, and that
+// no output carries it: the origin header value (listener rule and
+// distribution), the registry password (the image push) and the broker
+// passwords (the cache users and the Secrets Manager value, never the task
+// definition).
+func checkSecretStaysSecret(t *testing.T, r *run, cfg Config) {
+	t.Helper()
+	var brokerCarriers, defaultCarriers []string
+	if cfg.FanoutMode() == FanoutRedis {
+		brokerCarriers = []string{"aws:elasticache/user:User", "aws:secretsmanager/secretVersion:SecretVersion"}
+		defaultCarriers = []string{"aws:elasticache/user:User"}
+	}
+	for _, s := range []struct {
+		value, what string
+		want        []string
+	}{
+		{stacktest.Secret, "origin secret", []string{"aws:cloudfront/distribution:Distribution", "aws:lb/listenerRule:ListenerRule"}},
+		{stacktest.RegistryPassword, "registry password", []string{"docker:index/image:Image"}},
+		{stacktest.BrokerPassword, "broker password", brokerCarriers},
+		{stacktest.BrokerDefaultPassword, "broker default user password", defaultCarriers},
+	} {
+		if got := secretCarriers(t, r, s.value, s.what); !slices.Equal(got, s.want) {
+			t.Errorf("%s is carried (as a secret) by %v, want %v", s.what, got, s.want)
+		}
+		for name, v := range r.outputs {
+			if strings.Contains(v, s.value) {
+				t.Errorf("output %s carries the %s", name, s.what)
+			}
 		}
 	}
 	if len(r.secretOutputs) > 0 {
-		t.Errorf("outputs %v are secret; none should derive from the origin secret", r.secretOutputs)
+		t.Errorf("outputs %v are secret; none should derive from a secret", r.secretOutputs)
 	}
 }
 
@@ -724,47 +749,154 @@ func TestTaskAgreesWithDockerfile(t *testing.T) {
 }
 
 // checkFanout checks the fan-out across tasks: a private Valkey cache that
-// only the tasks reach, and a container environment the server accepts.
+// only the tasks reach and only the server's user may use, its password
+// reaching the container through ECS secrets, and a container environment
+// the server accepts.
 func checkFanout(t *testing.T, r *run, cfg Config) {
 	t.Helper()
 	caches := r.ofType("aws:elasticache/serverlessCache:ServerlessCache")
-	env := containerEnv(t, r)
+	c := container(t, r)
+	env := map[string]string{}
+	for _, kv := range c.Environment {
+		env[kv.Name] = kv.Value
+	}
+	if _, ok := env[contract.EnvRedisPassword]; ok {
+		t.Errorf("%s is a plain environment variable", contract.EnvRedisPassword)
+	}
+	execPolicy := policyStatements(t, r, "websocket-execution")
+	var secretStatements []statement
+	for _, st := range execPolicy {
+		if slices.ContainsFunc(st.Action, func(a string) bool { return strings.HasPrefix(a, "secretsmanager:") }) {
+			secretStatements = append(secretStatements, st)
+		}
+	}
+	// What ECS would hand the server: the environment plus the secrets.
+	serverEnv := maps.Clone(env)
+
 	if cfg.FanoutMode() == FanoutMemory {
-		if len(caches) != 0 || env[contract.EnvBroker] != FanoutMemory || env[contract.EnvRedisURL] != "" {
+		if len(caches) != 0 || env[contract.EnvBroker] != FanoutMemory || env[contract.EnvRedisURL] != "" || env[contract.EnvRedisUsername] != "" {
 			t.Errorf("memory fan-out: %d caches, env %v", len(caches), env)
+		}
+		if len(c.Secrets) != 0 || len(secretStatements) != 0 || len(r.ofType("aws:secretsmanager/secret:Secret")) != 0 {
+			t.Errorf("memory fan-out: container secrets %v, execution role secret access %v", c.Secrets, secretStatements)
 		}
 	} else {
 		if len(caches) != 1 {
 			t.Fatalf("%d serverless caches, want 1", len(caches))
 		}
-		c := caches[0].Rule.Inputs
-		if c["engine"] != "valkey" || fmt.Sprint(c["subnetIds"]) != fmt.Sprint(stacktest.PrivateSubnets()) {
-			t.Errorf("cache %v: want valkey in the private subnets", c)
+		cache := caches[0].Rule.Inputs
+		if cache["engine"] != "valkey" || fmt.Sprint(cache["subnetIds"]) != fmt.Sprint(stacktest.PrivateSubnets()) {
+			t.Errorf("cache %v: want valkey in the private subnets", cache)
 		}
-		if env[contract.EnvBroker] != FanoutRedis || env[contract.EnvRedisURL] != "rediss://"+stacktest.BrokerAddress+":6379" {
+		if env[contract.EnvBroker] != FanoutRedis || env[contract.EnvRedisURL] != "rediss://"+stacktest.BrokerAddress+":6379" || env[contract.EnvRedisUsername] != brokerUser {
 			t.Errorf("broker env %v", env)
 		}
 		in := r.named(t, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "websocket-broker-from-tasks").Rule.Inputs
 		if in["referencedSecurityGroupId"] != "websocket-tasks-id" || in["fromPort"] != 6379.0 || in["toPort"] != 6380.0 {
 			t.Errorf("broker ingress %v, want 6379-6380 from the task security group", in)
 		}
+
+		// RBAC: the cache uses a group of the server's user and a
+		// disabled default user.
+		group := r.one(t, "aws:elasticache/userGroup:UserGroup").Inputs
+		if cache["userGroupId"] == nil || cache["userGroupId"] != group["userGroupId"] || group["engine"] != "valkey" {
+			t.Errorf("cache user group %v, group %v", cache["userGroupId"], group)
+		}
+		users := map[string]map[string]any{}
+		for _, u := range r.ofType("aws:elasticache/user:User") {
+			users[u.Rule.Inputs["userName"].(string)] = u.Rule.Inputs
+		}
+		server, def := users[brokerUser], users["default"]
+		if len(users) != 2 || server == nil || def == nil {
+			t.Fatalf("cache users %v, want %s and default", slices.Sorted(maps.Keys(users)), brokerUser)
+		}
+		if fmt.Sprint(group["userIds"]) != fmt.Sprint([]any{def["userId"], server["userId"]}) {
+			t.Errorf("user group members %v, want the default and server users", group["userIds"])
+		}
+		if !strings.HasPrefix(def["accessString"].(string), "off ") || !strings.HasPrefix(server["accessString"].(string), "on ") {
+			t.Errorf("access strings: default %q, server %q", def["accessString"], server["accessString"])
+		}
+		for _, u := range []map[string]any{server, def} {
+			if u["engine"] != "valkey" || u["noPasswordRequired"] == true {
+				t.Errorf("user %v", u)
+			}
+		}
+
+		// The password travels as an ECS secret from exactly this secret,
+		// which the execution role, and only it, may read.
+		arn := stacktest.SecretARN("websocket-broker-password")
+		if want := []secretRef{{Name: contract.EnvRedisPassword, ValueFrom: arn}}; !slices.Equal(c.Secrets, want) {
+			t.Errorf("container secrets %v, want %v", c.Secrets, want)
+		}
+		if len(secretStatements) != 1 || !slices.Equal(secretStatements[0].Action, []string{"secretsmanager:GetSecretValue"}) || !slices.Equal(secretStatements[0].Resource, []string{arn}) {
+			t.Errorf("execution role secret access %+v, want GetSecretValue on %s only", secretStatements, arn)
+		}
+		for _, p := range r.ofType("aws:iam/rolePolicy:RolePolicy") {
+			if p.Args.Name != "websocket-execution" && strings.Contains(p.Rule.Inputs["policy"].(string), "secretsmanager") {
+				t.Errorf("%s grants Secrets Manager access", p.Args.Name)
+			}
+		}
+		version := r.one(t, "aws:secretsmanager/secretVersion:SecretVersion")
+		if version.Inputs["secretId"] != arn {
+			t.Errorf("secret version of %v, want %s", version.Inputs["secretId"], arn)
+		}
+		// Tasks read the secret at start: the service waits for its value.
+		svc := r.ofType("aws:ecs/service:Service")[0]
+		if !slices.ContainsFunc(svc.Args.RegisterRPC.GetDependencies(), func(u string) bool {
+			return strings.HasSuffix(u, "aws:secretsmanager/secretVersion:SecretVersion::websocket-broker-password")
+		}) {
+			t.Errorf("the service does not wait for the password's value: depends on %v", svc.Args.RegisterRPC.GetDependencies())
+		}
+		serverEnv[contract.EnvRedisPassword] = stacktest.BrokerPassword
 	}
 	// The server reads the very environment the stack writes.
-	if _, err := serverconfig.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil, io.Discard); err != nil {
-		t.Errorf("the server rejects the task environment %v: %v", env, err)
+	sc, err := serverconfig.Load(func(k string) (string, bool) { v, ok := serverEnv[k]; return v, ok }, nil, io.Discard)
+	if err != nil {
+		t.Fatalf("the server rejects the task environment %v: %v", env, err)
+	}
+	if cfg.FanoutMode() == FanoutRedis {
+		if ok, err := path.Match(brokerKeyPattern, sc.RedisStream); !ok || err != nil {
+			t.Errorf("the server's stream key %q lies outside the user's key pattern %q", sc.RedisStream, brokerKeyPattern)
+		}
 	}
 }
 
-// containerEnv returns the container's environment variables.
-func containerEnv(t *testing.T, r *run) map[string]string {
+// policyStatements parses the inline policy of a role by its logical name.
+func policyStatements(t *testing.T, r *run, name string) []statement {
+	t.Helper()
+	var doc policyDocument
+	if err := json.Unmarshal([]byte(r.named(t, "aws:iam/rolePolicy:RolePolicy", name).Rule.Inputs["policy"].(string)), &doc); err != nil {
+		t.Fatalf("policy %s: %v", name, err)
+	}
+	return doc.Statement
+}
+
+// container returns the task definition's only container.
+func container(t *testing.T, r *run) containerDefinition {
 	t.Helper()
 	var defs []containerDefinition
-	if err := json.Unmarshal([]byte(r.one(t, "aws:ecs/taskDefinition:TaskDefinition").Inputs["containerDefinitions"].(string)), &defs); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal([]byte(r.one(t, "aws:ecs/taskDefinition:TaskDefinition").Inputs["containerDefinitions"].(string)), &defs); err != nil || len(defs) != 1 {
+		t.Fatalf("container definitions: %v (%d)", err, len(defs))
 	}
-	env := map[string]string{}
-	for _, kv := range defs[0].Environment {
-		env[kv.Name] = kv.Value
+	return defs[0]
+}
+
+func TestElasticacheID(t *testing.T) {
+	valid := regexp.MustCompile(`^[a-z]([a-z0-9]|-[a-z0-9])*$`)
+	cases := []struct{ base, suffix, want string }{
+		{"websocket-service-dev", "server", "websocket-service-dev-server"},
+		{"websocket-service-Prod_EU.1", "default", "websocket-service-prod-eu-1-default"},
+		{"ws--a", "broker", "ws-a-broker"},
+		{"9lives", "server", "ws-9lives-server"},
+		{strings.Repeat("a", 31) + "-" + strings.Repeat("b", 20), "default", strings.Repeat("a", 31) + "-default"},
 	}
-	return env
+	for _, tc := range cases {
+		got := elasticacheID(tc.base, tc.suffix)
+		if got != tc.want {
+			t.Errorf("elasticacheID(%q, %q) = %q, want %q", tc.base, tc.suffix, got, tc.want)
+		}
+		if len(got) > elasticacheIDMax || !valid.MatchString(got) {
+			t.Errorf("elasticacheID(%q, %q) = %q is not a valid ID", tc.base, tc.suffix, got)
+		}
+	}
 }

@@ -20,9 +20,15 @@ const (
 	// Account and Region are the caller identity and region lookups.
 	Account = "123456789012"
 	Region  = "us-east-1"
-	// Secret is the RandomPassword result. The mocks return it unmarked,
-	// so only the program can make it a Pulumi secret.
-	Secret = "MockOriginSecret0123456789abcdefXYZ"
+	// Secret, BrokerPassword and BrokerDefaultPassword are RandomPassword
+	// results: the broker's server user password for a password whose
+	// logical name contains "broker-password", the disabled default user's
+	// for one containing "broker-default", the origin header value for any
+	// other. The mocks return them unmarked, so only the program can make
+	// them Pulumi secrets.
+	Secret                = "MockOriginSecret0123456789abcdefXYZ"
+	BrokerPassword        = "MockBrokerPassword0123456789abcdXYZ"
+	BrokerDefaultPassword = "MockBrokerDefaultPassword012345XYZ"
 	// PrefixListID answers the CloudFront origin-facing prefix list lookup.
 	PrefixListID = "pl-3b927c52"
 	// CachePolicyID and OriginRequestPolicyID answer the managed policy
@@ -53,6 +59,12 @@ const (
 	EdgeBucketName = "websocket-edge-logs-1234"
 	ALBBucketName  = "websocket-alb-logs-1234"
 )
+
+// SecretARN is the ARN the mocks give a Secrets Manager secret with the
+// logical name name (AWS appends six random characters to the name).
+func SecretARN(name string) string {
+	return "arn:aws:secretsmanager:" + Region + ":" + Account + ":secret:" + name + "-AbCdEf"
+}
 
 // PrivateSubnets returns the awsx VPC's privateSubnetIds output.
 func PrivateSubnets() []string { return []string{"subnet-private-a", "subnet-private-b"} }
@@ -123,7 +135,17 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("publicSubnetIds", strs(PublicSubnets()...))
 	case "random:index/randomPassword:RandomPassword":
 		// Deliberately not marked secret here: the program must do it.
-		set("result", Secret)
+		switch {
+		case strings.Contains(args.Name, "broker-password"):
+			set("result", BrokerPassword)
+		case strings.Contains(args.Name, "broker-default"):
+			set("result", BrokerDefaultPassword)
+		default:
+			set("result", Secret)
+		}
+	case "aws:secretsmanager/secret:Secret":
+		id = SecretARN(args.Name)
+		set("arn", id)
 	case "aws:lb/loadBalancer:LoadBalancer":
 		set("arn", arn)
 		set("arnSuffix", ALBArnSuffix)
