@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -10,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,18 +18,7 @@ import (
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "e2e")
-	if err != nil {
-		panic(err)
-	}
-	if binary, err = testproc.Build(dir); err != nil {
-		panic(err)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testproc.RunMain(m, &binary)) }
 
 // cluster is n wsserver processes sharing a Redis stream behind haproxy.
 type cluster struct {
@@ -47,7 +34,7 @@ func startCluster(t *testing.T, n int, persist bool, env ...string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, redis: testredis.Start(t, persist), env: env}
 	for range n {
-		c.ports = append(c.ports, freePort(t))
+		c.ports = append(c.ports, testproc.FreePort(t))
 	}
 	for i := range n {
 		c.procs = append(c.procs, c.startInstance(i))
@@ -72,10 +59,7 @@ func (c *cluster) startInstance(i int) *testproc.Process {
 // exit, and starts it again on the same port.
 func (c *cluster) restart(i int) {
 	c.t.Helper()
-	c.procs[i].Signal(c.t, syscall.SIGTERM)
-	if code := c.procs[i].Wait(c.t, 20*time.Second); code != 0 {
-		c.t.Fatalf("instance %d exited %d\n%s", i, code, c.procs[i].Logs())
-	}
+	c.procs[i].Stop(c.t, 20*time.Second)
 	c.procs[i] = c.startInstance(i)
 }
 
@@ -92,7 +76,7 @@ func startHAProxy(t *testing.T, ports []int) string {
 		}
 		t.Skip("haproxy is not installed (apt-get install -y haproxy); skipped outside CI")
 	}
-	port := freePort(t)
+	port := testproc.FreePort(t)
 	var servers strings.Builder
 	for i, p := range ports {
 		fmt.Fprintf(&servers, "  server s%d 127.0.0.1:%d check\n", i, p)
@@ -145,16 +129,6 @@ backend tasks
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // percentiles summarises durations for the test log.

@@ -24,18 +24,7 @@ import (
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "wsserver")
-	if err != nil {
-		panic(err)
-	}
-	if binary, err = testproc.Build(dir); err != nil {
-		panic(err)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testproc.RunMain(m, &binary)) }
 
 func startProcess(t *testing.T, env ...string) *testproc.Process {
 	t.Helper()

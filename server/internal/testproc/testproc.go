@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +30,32 @@ func Build(dir string) (string, error) {
 		return "", errors.New("build wsserver: " + err.Error() + "\n" + string(out))
 	}
 	return bin, nil
+}
+
+// RunMain is a TestMain body for packages that run the binary: it builds
+// wsserver into a temporary directory, stores the path in *bin, runs the
+// tests and cleans up, returning the exit code for os.Exit.
+func RunMain(m *testing.M, bin *string) int {
+	dir, err := os.MkdirTemp("", "wsserver")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	if *bin, err = Build(dir); err != nil {
+		panic(err)
+	}
+	return m.Run()
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // Process is a running wsserver.
@@ -111,6 +138,15 @@ func (p *Process) Signal(t testing.TB, sig syscall.Signal) {
 	t.Helper()
 	if err := p.Cmd.Process.Signal(sig); err != nil {
 		t.Fatalf("signal: %v", err)
+	}
+}
+
+// Stop sends SIGTERM and fails the test unless the process exits 0 within d.
+func (p *Process) Stop(t testing.TB, d time.Duration) {
+	t.Helper()
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.Wait(t, d); code != 0 {
+		t.Fatalf("wsserver exited %d after SIGTERM\n%s", code, p.Logs())
 	}
 }
 

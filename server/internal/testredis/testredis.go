@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wsfargate/websocket-service/server/internal/testproc"
 )
 
 // Server is a running redis-server.
@@ -38,7 +40,7 @@ func Start(t testing.TB, persist bool) *Server {
 		}
 		t.Skip("redis-server is not installed (apt-get install -y redis-server); skipped outside CI")
 	}
-	s := &Server{Port: freePort(t), dir: t.TempDir(), t: t}
+	s := &Server{Port: testproc.FreePort(t), dir: t.TempDir(), t: t}
 	s.URL = fmt.Sprintf("redis://127.0.0.1:%d/0", s.Port)
 	s.args = []string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--dir", s.dir, "--save", "", "--protected-mode", "yes"}
 	if persist {
@@ -109,14 +111,4 @@ func (s *Server) kill() {
 	_ = s.cmd.Process.Signal(syscall.SIGCONT)
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
