@@ -3,6 +3,7 @@ package stack
 import (
 	"errors"
 	"fmt"
+	"net/mail"
 	"regexp"
 	"slices"
 	"strconv"
@@ -54,6 +55,9 @@ type Config struct {
 	PriceClass              string
 	DomainName              string
 	CertificateArn          string
+	AlarmEmail              string
+	Alarm5xxPercent         int
+	AlarmEvictions          int
 }
 
 // Scaling modes.
@@ -148,6 +152,9 @@ func Keys() []Key {
 		{"requestsPerTarget", TypeInteger, "5", "Target ALBRequestCountPerTarget when scaling is requests (the seed's demo value).", integer(func(c *Config) *int { return &c.RequestsPerTarget })},
 		{"scaleOutCooldownSeconds", TypeInteger, "60", "Seconds after a scale-out before the next one.", integer(func(c *Config) *int { return &c.ScaleOutCooldown })},
 		{"scaleInCooldownSeconds", TypeInteger, "300", "Seconds after a scale-in before the next one; longer than scale-out, since a scale-in drops connections.", integer(func(c *Config) *int { return &c.ScaleInCooldown })},
+		{"alarmEmail", TypeString, "", "Email address the alarms notify, through an encrypted SNS topic (the recipient must confirm the subscription); empty creates no topic and the alarms only change state.", str(func(c *Config) *string { return &c.AlarmEmail })},
+		{"alarm5xxPercent", TypeInteger, "5", "Alarm when 5xx responses (load balancer and tasks) exceed this percentage of the ALB's requests over 5 minutes.", integer(func(c *Config) *int { return &c.Alarm5xxPercent })},
+		{"alarmEvictions", TypeInteger, "100", "Alarm when the tasks together evict more slow consumers than this in 5 minutes.", integer(func(c *Config) *int { return &c.AlarmEvictions })},
 	}
 }
 
@@ -421,6 +428,19 @@ func (c Config) Validate() error {
 			return nil
 		},
 	}
+	checks = append(checks,
+		func() error {
+			if c.AlarmEmail == "" {
+				return nil
+			}
+			if a, err := mail.ParseAddress(c.AlarmEmail); err != nil || a.Address != c.AlarmEmail {
+				return bad("alarmEmail", c.AlarmEmail, "must be a bare email address such as ops@example.com, or empty")
+			}
+			return nil
+		},
+		func() error { return between("alarm5xxPercent", c.Alarm5xxPercent, 1, 100) },
+		func() error { return atLeast("alarmEvictions", c.AlarmEvictions, 1) },
+	)
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err

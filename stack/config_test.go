@@ -282,6 +282,11 @@ func TestParseConfigRejects(t *testing.T) {
 		{"unknown fanout", map[string]string{"fanout": "kafka"}, "fanout"},
 		{"memory fanout with several tasks", map[string]string{"fanout": "memory"}, "fanout"},
 		{"broker storage", map[string]string{"brokerMaxStorageGb": "0"}, "brokerMaxStorageGb"},
+		{"alarm email with a name", map[string]string{"alarmEmail": "Ops <ops@example.com>"}, "alarmEmail"},
+		{"alarm email without a domain", map[string]string{"alarmEmail": "ops"}, "alarmEmail"},
+		{"alarm 5xx percent", map[string]string{"alarm5xxPercent": "0"}, "alarm5xxPercent"},
+		{"alarm 5xx above 100", map[string]string{"alarm5xxPercent": "101"}, "alarm5xxPercent"},
+		{"alarm evictions", map[string]string{"alarmEvictions": "0"}, "alarmEvictions"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -355,6 +360,7 @@ func TestParseConfigAccepts(t *testing.T) {
 		{"one task on redis", map[string]string{"fanout": "redis", "maxTasks": "1"}},
 		{"explicit idle timeout", map[string]string{"pingIntervalSeconds": "25", "idleTimeoutSeconds": "120"}},
 		{"custom domain", map[string]string{"domainName": "ws.example.com", "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"}},
+		{"alarm email", map[string]string{"alarmEmail": "ops@example.com"}},
 		{"smallest task", map[string]string{"cpu": "256", "memory": "512", "connectionsPerTask": "5000"}},
 		{"largest task", map[string]string{"cpu": "16384", "memory": "122880"}},
 	}

@@ -18,6 +18,8 @@ type run struct {
 	outputs map[string]string
 	// secretOutputs lists the outputs Pulumi would store as secrets.
 	secretOutputs []string
+	// region is the stack's AWS region (aws:region).
+	region string
 }
 
 // withConfig hands the program a stack configuration, as the engine does.
@@ -29,7 +31,10 @@ func withConfig(cfg map[string]string) pulumi.RunOption {
 // qualified configuration and returns what they declared.
 func runProgram(t *testing.T, cfg map[string]string) (*run, error) {
 	t.Helper()
-	r := &run{mocks: &stacktest.Mocks{}, outputs: map[string]string{}}
+	r := &run{mocks: &stacktest.Mocks{CurrentRegion: cfg["aws:region"]}, outputs: map[string]string{}, region: cfg["aws:region"]}
+	if r.region == "" {
+		r.region = stacktest.Region
+	}
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		c, err := LoadConfig(ctx)
 		if err != nil {

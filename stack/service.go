@@ -204,6 +204,14 @@ func (b *builder) containerDefinitions(imageRef, logGroup string, brk brokerSett
 // service declares the cluster, the task definition with its roles and the
 // Fargate service behind the target group.
 func (b *builder) service(net *network, lb *loadBalancer, img *image, taskSG *ec2.SecurityGroup, brk *broker) (*task, error) {
+	clusterTags := b.tags()
+	if b.cfg.ContainerInsights == "disabled" {
+		// An operator's explicit choice, visible on the cluster; the
+		// dashboard then counts tasks from the server's own metric and the
+		// tasks-at-max alarm is left out.
+		clusterTags = b.tags(rules.Tags(rules.Suppress("AwsSolutions-ECS4",
+			"containerInsights is disabled in the stack configuration to save its cost")))
+	}
 	cluster, err := ecs.NewCluster(b.ctx, b.name+"-cluster", &ecs.ClusterArgs{
 		Name: pulumi.String(b.physical),
 		Settings: ecs.ClusterSettingArray{
@@ -217,7 +225,7 @@ func (b *builder) service(net *network, lb *loadBalancer, img *image, taskSG *ec
 				Logging: pulumi.String("NONE"),
 			},
 		},
-		Tags: b.tags(),
+		Tags: clusterTags,
 	}, b.opts()...)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)

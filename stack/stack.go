@@ -8,10 +8,12 @@
 // (VPC, flow logs), secret (the origin header value), logs (log buckets and
 // groups), loadbalancer (ALB, target group, listener), image (ECR and the
 // Docker build), broker (the Valkey stream that fans broadcasts out across
-// tasks), service (cluster, task, security groups), scaling and edge
-// (CloudFront). [New] calls them in dependency order, which is the request
-// path read from the inside out: CloudFront comes last because its origin
-// is the load balancer's DNS name.
+// tasks), service (cluster, task, security groups), scaling, edge
+// (CloudFront), dashboard and alarms (what an operator watches). [New]
+// calls them in dependency order, which is the request path read from the
+// inside out: CloudFront comes after the load balancer because its origin
+// is the load balancer's DNS name, and the dashboard and alarms last
+// because they watch everything else.
 //
 // Names shared with the server (port, paths, metric, environment variables)
 // come from server/contract, so both sides agree by construction.
@@ -56,6 +58,8 @@ type Service struct {
 	LoadBalancerDNS pulumi.StringOutput
 	// VpcID is the VPC the service runs in.
 	VpcID pulumi.StringOutput
+	// DashboardURL opens the service's CloudWatch dashboard in the console.
+	DashboardURL pulumi.StringOutput
 }
 
 // Outputs returns the stack outputs by name, for ctx.Export.
@@ -71,6 +75,7 @@ func (s *Service) Outputs() map[string]pulumi.StringOutput {
 		"repositoryUrl":      s.RepositoryURL,
 		"loadBalancerDns":    s.LoadBalancerDNS,
 		"vpcId":              s.VpcID,
+		"dashboardUrl":       s.DashboardURL,
 	}
 }
 
@@ -163,6 +168,17 @@ func New(ctx *pulumi.Context, name string, cfg Config, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
+	dashboardURL, err := b.dashboard(watchedOutputs(task, lb, edge))
+	if err != nil {
+		return nil, err
+	}
+	topic, err := b.alarmTopic()
+	if err != nil {
+		return nil, err
+	}
+	if err := b.alarms(task, lb, topic); err != nil {
+		return nil, err
+	}
 
 	host := edge.distribution.DomainName
 	if cfg.DomainName != "" {
@@ -178,6 +194,7 @@ func New(ctx *pulumi.Context, name string, cfg Config, opts ...pulumi.ResourceOp
 	svc.RepositoryURL = img.repo.RepositoryUrl
 	svc.LoadBalancerDNS = lb.alb.DnsName
 	svc.VpcID = net.vpcID
+	svc.DashboardURL = dashboardURL
 
 	outputs := pulumi.Map{}
 	for k, v := range svc.Outputs() {

@@ -43,32 +43,43 @@ type mode struct {
 	overrides map[string]string
 	// defaultsOnly skips Pulumi.dev.yaml.
 	defaultsOnly bool
+	// region overrides aws:region.
+	region string
 	// resources is the expected number of registered resources (the
 	// component and its children; providers excluded).
 	resources int
 }
 
 var modes = []mode{
-	{name: "dev", resources: 55},
-	{name: "defaults", defaultsOnly: true, resources: 54},
-	{name: "public-tasks", overrides: map[string]string{"publicTasks": "true", "natGateways": "None"}, resources: 55},
-	{name: "requests-scaling", overrides: map[string]string{"scaling": "requests"}, resources: 55},
-	{name: "custom-domain", overrides: map[string]string{"domainName": "ws.example.com", "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"}, resources: 55},
-	{name: "exec-off", overrides: map[string]string{"executeCommand": "false"}, resources: 54},
-	{name: "single-task", overrides: map[string]string{"maxTasks": "1"}, resources: 44},
-	{name: "memory-fanout", overrides: map[string]string{"fanout": "memory", "maxTasks": "1"}, resources: 44},
-	{name: "redis-single-task", overrides: map[string]string{"fanout": "redis", "maxTasks": "1"}, resources: 55},
+	{name: "dev", resources: 60},
+	{name: "defaults", defaultsOnly: true, resources: 59},
+	{name: "public-tasks", overrides: map[string]string{"publicTasks": "true", "natGateways": "None"}, resources: 60},
+	{name: "requests-scaling", overrides: map[string]string{"scaling": "requests"}, resources: 60},
+	{name: "custom-domain", overrides: map[string]string{"domainName": "ws.example.com", "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"}, resources: 60},
+	{name: "exec-off", overrides: map[string]string{"executeCommand": "false"}, resources: 59},
+	{name: "single-task", overrides: map[string]string{"maxTasks": "1"}, resources: 48},
+	{name: "memory-fanout", overrides: map[string]string{"fanout": "memory", "maxTasks": "1"}, resources: 48},
+	{name: "alarm-email", overrides: map[string]string{"alarmEmail": "ops@example.com"}, resources: 63},
+	{name: "insights-disabled", overrides: map[string]string{"containerInsights": "disabled"}, resources: 59},
+	{name: "fixed-size", overrides: map[string]string{"minTasks": "2", "maxTasks": "2"}, resources: 59},
+	{name: "eu-west-1", region: "eu-west-1", resources: 60},
+	{name: "redis-single-task", overrides: map[string]string{"fanout": "redis", "maxTasks": "1"}, resources: 59},
 }
 
 func (md mode) config(t *testing.T) map[string]string {
+	var cfg map[string]string
 	if md.defaultsOnly {
-		cfg := map[string]string{"aws:region": stacktest.Region}
+		cfg = map[string]string{"aws:region": stacktest.Region}
 		for name, k := range readProject(t).Config {
 			cfg[project+":"+name] = fmt.Sprint(k.Default)
 		}
-		return cfg
+	} else {
+		cfg = devConfig(t, md.overrides)
 	}
-	return devConfig(t, md.overrides)
+	if md.region != "" {
+		cfg["aws:region"] = md.region
+	}
+	return cfg
 }
 
 // runMode runs the program in one mode and fails the test on error.
@@ -127,6 +138,8 @@ func TestModes(t *testing.T) {
 			checkTasks(t, r, cfg)
 			checkEdge(t, r, cfg)
 			checkFanout(t, r, cfg)
+			checkDashboard(t, r, cfg)
+			checkAlarms(t, r, cfg)
 		})
 	}
 }
@@ -147,6 +160,8 @@ func TestResourceTypes(t *testing.T) {
 		"aws:elasticache/userGroup:UserGroup":                    1,
 		"aws:secretsmanager/secret:Secret":                       1,
 		"aws:secretsmanager/secretVersion:SecretVersion":         1,
+		"aws:cloudwatch/dashboard:Dashboard":                     1,
+		"aws:cloudwatch/metricAlarm:MetricAlarm":                 4,
 		"aws:s3/bucketV2:BucketV2":                               2,
 		"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 2,
 		"aws:s3/bucketOwnershipControls:BucketOwnershipControls": 2,
@@ -316,7 +331,7 @@ func checkWebsocketURL(t *testing.T, r *run, cfg Config) {
 	if url != want {
 		t.Errorf("websocketUrl = %q, want %q", url, want)
 	}
-	wantOutputs := []string{"clusterName", "distributionDomain", "distributionId", "image", "loadBalancerDns", "logGroupName", "repositoryUrl", "serviceName", "vpcId", "websocketUrl"}
+	wantOutputs := []string{"clusterName", "dashboardUrl", "distributionDomain", "distributionId", "image", "loadBalancerDns", "logGroupName", "repositoryUrl", "serviceName", "vpcId", "websocketUrl"}
 	if got := slices.Sorted(maps.Keys(r.outputs)); !slices.Equal(got, wantOutputs) {
 		t.Errorf("outputs %v, want %v", got, wantOutputs)
 	}

@@ -85,6 +85,11 @@ type Registered struct {
 // registration and provider function call. It is safe for concurrent use,
 // as the Pulumi SDK requires. The zero value is ready to use.
 type Mocks struct {
+	// CurrentRegion is the region getRegion answers, as the provider's
+	// aws:region would set it; empty means Region. Resource ARNs always
+	// use Region.
+	CurrentRegion string
+
 	mu        sync.Mutex
 	resources []Registered
 	calls     []string
@@ -143,6 +148,10 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		default:
 			set("result", Secret)
 		}
+	case "aws:sns/topic:Topic":
+		set("arn", "arn:aws:sns:"+Region+":"+Account+":"+args.Name)
+	case "aws:kms/key:Key":
+		set("arn", "arn:aws:kms:"+Region+":"+Account+":key/"+args.Name)
 	case "aws:secretsmanager/secret:Secret":
 		id = SecretARN(args.Name)
 		set("arn", id)
@@ -211,8 +220,12 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"accountId": Account, "arn": "arn:aws:iam::" + Account + ":user/ci", "id": Account, "userId": "AIDAMOCK",
 		}), nil
 	case "aws:index/getRegion:getRegion":
+		region := Region
+		if m.CurrentRegion != "" {
+			region = m.CurrentRegion
+		}
 		return resource.NewPropertyMapFromMap(map[string]any{
-			"name": Region, "id": Region, "description": "US East (N. Virginia)", "endpoint": "ec2.us-east-1.amazonaws.com",
+			"name": region, "id": region, "description": region, "endpoint": "ec2." + region + ".amazonaws.com",
 		}), nil
 	case "aws:elb/getServiceAccount:getServiceAccount":
 		return resource.NewPropertyMapFromMap(map[string]any{"arn": ELBAccountARN, "id": "127311923021"}), nil
