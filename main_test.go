@@ -85,17 +85,24 @@ func TestProgramDeclaresTheService(t *testing.T) {
 }
 
 func TestProgramRejectsBadConfig(t *testing.T) {
-	cases := []struct{ key, value string }{
-		{"scaling", "cpu"},
-		{"memory", "1536"},
-		{"headerName", "Bad Header"},
-		{"maxTasks", "0"},
+	cases := []struct {
+		key, value string
+		// alsoNames is another key the error must name.
+		alsoNames string
+	}{
+		{"scaling", "cpu", ""},
+		{"memory", "1536", ""},
+		{"headerName", "Bad Header", ""},
+		{"maxTasks", "0", ""},
+		// Memory fan-out with the dev stack's two tasks.
+		{"fanout", "memory", "maxTasks"},
+		{"alarmEmail", "not an address", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key, func(t *testing.T) {
 			m, err := runProgram(t, devConfig(t, map[string]string{tc.key: tc.value}))
-			if err == nil || !strings.Contains(err.Error(), tc.key) {
-				t.Fatalf("err = %v, want an error naming %s", err, tc.key)
+			if err == nil || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), tc.alsoNames) {
+				t.Fatalf("err = %v, want an error naming %s %s", err, tc.key, tc.alsoNames)
 			}
 			if n := len(m.Resources()); n != 0 {
 				t.Errorf("%d resources declared before validation failed", n)
