@@ -26,10 +26,10 @@ const (
 // record once a minute, so a finer period would only show gaps.
 const dashboardPeriod = 60
 
-// closedLogMessage is the server's log line for a closed connection
-// ({"msg":"connection closed","code":1001,...}), which the closes-by-code
-// widget counts.
-const closedLogMessage = "connection closed"
+// closedLogQuery counts the server's closed-connection log lines
+// ({"msg":"connection closed","code":1001,...}) by close code, for the
+// closes-by-code widget.
+const closedLogQuery = "fields " + contract.LogFieldCloseCode + " | filter msg = \"" + contract.LogConnectionClosed + "\" | stats count(*) by " + contract.LogFieldCloseCode
 
 // dashboardBody is a CloudWatch dashboard body
 // (CloudWatch-Dashboard-Body-Structure), built as values and marshalled.
@@ -217,7 +217,7 @@ func (b *builder) dashboardWidgets(w watched) []widget {
 	closes := logWidget{
 		Title:  "Closes by code (server log, time range of the dashboard)",
 		Region: b.region,
-		Query:  fmt.Sprintf("SOURCE '%s' | fields code | filter msg = %q | stats count(*) by code", w.logGroup, closedLogMessage),
+		Query:  fmt.Sprintf("SOURCE '%s' | %s", w.logGroup, closedLogQuery),
 		View:   "bar",
 	}
 

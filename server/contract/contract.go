@@ -96,3 +96,10 @@ const (
 	// StopTimeoutSeconds is the container stopTimeout the stack sets.
 	StopTimeoutSeconds = 120
 )
+
+// The structured log line written when a connection closes. The stack's
+// dashboard counts closes by code from it with a Logs Insights query.
+const (
+	LogConnectionClosed = "connection closed"
+	LogFieldCloseCode   = "code"
+)

@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
 
+	"github.com/wsfargate/websocket-service/server/contract"
 	"github.com/wsfargate/websocket-service/server/hub"
 	"github.com/wsfargate/websocket-service/server/protocol"
 )
@@ -288,7 +289,7 @@ func (c *client) finish(err error) {
 		}
 	}
 	c.srv.metrics.ObserveClose(int(code))
-	c.logger.Info("connection closed", "code", int(code), "reason", reason, "by", by,
+	c.logger.Info(contract.LogConnectionClosed, contract.LogFieldCloseCode, int(code), "reason", reason, "by", by,
 		"duration", time.Since(c.opened).Round(time.Millisecond).String(),
 		"received", c.received.Load(), "delivered", c.delivered.Load())
 }
