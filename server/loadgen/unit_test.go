@@ -285,3 +285,54 @@ func TestProgressDisplays(t *testing.T) {
 		})
 	}
 }
+
+func TestFastProbeAgreesWithJSON(t *testing.T) {
+	tests := []struct {
+		in     string
+		fastOK bool
+	}{
+		{`{"message":{"src":"ab-pub","seq":7,"ts":1790000000123456789}}`, true},
+		{`{"offset":"3-1","message":{"src":"ab-t1","seq":0,"ts":5,"pad":"xxx"}}`, true},
+		{`{"message":{"src":"ab-pub","seq":7,"ts":1790000000123456800},"offset":"9"}`, true},
+		{`{"message":{"src":"a\"b","seq":7,"ts":1}}`, false},     // escaped source
+		{`{"message":{"src":"ab","seq":7,"ts":1.79e18}}`, false}, // a double in exponent form
+		{`{"message":{"src":"ab","seq":-1,"ts":1}}`, false},      // negative
+		{`{"message":{"src":"ab","ts":1,"seq":7}}`, false},       // other key order
+		{`{"message": {"src":"ab","seq":7,"ts":1}}`, false},      // spaces
+		{`{"message":{"src":"ab","seq":99999999999999999999,"ts":1}}`, false},
+		{`{"x":"\"message\":{\"src\":\"ab\",\"seq\":1,\"ts\":1}"}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			fast, ok := fastProbe([]byte(tt.in))
+			if ok != tt.fastOK {
+				t.Fatalf("fast path ok = %v, want %v", ok, tt.fastOK)
+			}
+			if !ok {
+				return
+			}
+			slow, err := decodeFrameJSON([]byte(tt.in))
+			if err != nil || slow != fast {
+				t.Errorf("fast %+v, json %+v (%v)", fast, slow, err)
+			}
+		})
+	}
+}
+
+// FuzzFastProbe checks that whatever the fast path accepts, encoding/json
+// reads the same way.
+func FuzzFastProbe(f *testing.F) {
+	f.Add([]byte(`{"message":{"src":"ab-pub","seq":7,"ts":1790000000123456789}}`))
+	f.Add([]byte(`{"offset":"3-1","message":{"src":"ab-t1","seq":0,"ts":5,"pad":"xxx"}}`))
+	f.Add([]byte(`{"error":{"code":"invalid_json"}}`))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		fast, ok := fastProbe(msg)
+		if !ok {
+			return
+		}
+		slow, err := decodeFrameJSON(msg)
+		if err != nil || slow != fast {
+			t.Fatalf("%q: fast %+v, json %+v (%v)", msg, fast, slow, err)
+		}
+	})
+}
