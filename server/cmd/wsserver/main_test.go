@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -248,5 +250,76 @@ func TestDemoPageIsMounted(t *testing.T) {
 	}
 	if !strings.Contains(p.Logs(), `"demo":"http://`+p.Addr+`/demo"`) {
 		t.Errorf("start-up log does not give the demo URL:\n%s", p.Logs())
+	}
+}
+
+// The listener's HTTP timeouts cut a client that dawdles over its request
+// headers, but never an upgraded WebSocket, however long it idles.
+func TestHTTPTimeoutsSpareWebSockets(t *testing.T) {
+	p := startProcess(t, "READ_HEADER_TIMEOUT=300ms", "IDLE_TIMEOUT=300ms", "PING_INTERVAL=10s", "PING_TIMEOUT=5s")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	ws, _, err := websocket.Dial(ctx, "ws://"+p.Addr+contract.WebSocketPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if _, _, err := ws.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	slow, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	if _, err := slow.Write([]byte("GET /health HTTP/1.1\r\nHost: x\r\n")); err != nil { // and never the blank line
+		t.Fatal(err)
+	}
+	began := time.Now()
+	_ = slow.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(slow); err != nil {
+		t.Fatalf("half-sent request still open after 5s: %v", err)
+	}
+	if took := time.Since(began); took > 3*time.Second {
+		t.Errorf("half-sent request cut after %v, want about READ_HEADER_TIMEOUT (300ms)", took)
+	}
+
+	time.Sleep(time.Second) // idle, well past both timeouts
+	if err := ws.Write(ctx, websocket.MessageText, []byte(`{"still":"open"}`)); err != nil {
+		t.Fatalf("WebSocket cut while idle: %v", err)
+	}
+	if _, b, err := ws.Read(ctx); err != nil || !strings.Contains(string(b), `"still":"open"`) {
+		t.Fatalf("after idling: %q %v", b, err)
+	}
+}
+
+// Prometheus metrics are on the admin listener, and only there.
+func TestMetricsOnAdminListenerOnly(t *testing.T) {
+	p := startProcess(t)
+	var admin string
+	for _, line := range strings.Split(p.Logs(), "\n") {
+		var rec struct{ Msg, Addr string }
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "admin listening" {
+			admin = rec.Addr
+		}
+	}
+	if admin == "" {
+		t.Fatalf("no admin address in the logs:\n%s", p.Logs())
+	}
+	resp, err := http.Get("http://" + admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{"ws_connections", "ws_messages_received_total", "ws_broker_up 1", "go_goroutines"} {
+		if !strings.Contains(string(body), name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	if got := status(t, "http://"+p.Addr+"/metrics"); got != http.StatusNotFound {
+		t.Errorf("/metrics on the public listener = %d, want 404", got)
 	}
 }
