@@ -50,9 +50,11 @@ type Log struct {
 }
 
 // Waiter is a reader that has caught up and parked: it holds no goroutine
-// while it waits, and the log calls its wake function once, in a new
-// goroutine, when the next entry arrives. An idle connection so costs no
-// stack at all.
+// while it waits, and the log calls its wake function once when the next
+// entry arrives, from the appending goroutine. An idle connection so costs
+// no stack at all. The wake function must not block: it may try a
+// non-blocking write and must hand anything that could wait to a goroutine
+// of its own.
 type Waiter struct {
 	wake func()
 	slot int // index in Log.parked; -1 when not parked
@@ -131,13 +133,12 @@ func (l *Log) insert(off uint64, payload json.RawMessage) []*Waiter {
 	return parked
 }
 
-// wake unlocks l.mu and starts a writer for every reader that was parked.
-// Starting them outside the lock keeps readers and parkers from queueing
-// behind the spawns.
+// wake unlocks l.mu and wakes every reader that was parked, outside the
+// lock, since waking readers read the log and park again.
 func (l *Log) wake(parked []*Waiter) {
 	l.mu.Unlock()
 	for _, w := range parked {
-		go w.wake()
+		w.wake()
 	}
 	clear(parked)
 	l.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -27,10 +28,12 @@ const statusNoFrame = websocket.StatusAbnormalClosure
 // wake-up; the array lives on the writer's stack.
 const batchSize = 16
 
-// client is one WebSocket connection. One goroutine reads. Writing needs a
-// goroutine only while there is something to write: the writer drains the
-// log past its cursor, then parks on the log and exits, and the log starts
-// a new writer when the next broadcast arrives.
+// client is one WebSocket connection. One goroutine reads. Writing needs no
+// goroutine of its own while the client keeps up: when a broadcast arrives
+// the log wakes the parked client, which writes what is pending with one
+// non-blocking writev and parks again (wake). Only a client whose socket
+// cannot take it all at once gets a writer goroutine (writeLoop), which
+// blocks, with the write timeout, until it has caught up and parks.
 type client struct {
 	srv    *Server
 	conn   *websocket.Conn // reads, control frames and closes
@@ -45,7 +48,7 @@ type client struct {
 	closeCode   atomic.Int32
 	closeReason atomic.Pointer[string]
 	received    atomic.Int64
-	delivered   atomic.Int64
+	sent        atomic.Int64
 }
 
 // serve runs the connection until either side ends it.
@@ -181,8 +184,73 @@ func (c *client) readLoop() error {
 	}
 }
 
-// writeLoop writes what the log holds past the cursor until it has caught
-// up and parked, or the connection is over.
+// wake runs on the publishing goroutine for a parked client, so it never
+// blocks: the common case, a client that keeps up, costs one non-blocking
+// writev; anything else goes to a writer goroutine.
+func (c *client) wake() {
+	if c.over.Load() {
+		return
+	}
+	s := c.srv
+	var buf [batchSize]hub.Entry
+	batch, behind, res := s.log.Read(c.cursor, buf[:0])
+	if res != hub.Ready || behind > s.cfg.SendQueue || behind != len(batch) || len(batch) == 0 {
+		go c.writeLoop() // eviction, a backlog longer than a batch, or a race
+		return
+	}
+	var wire [batchSize][]byte
+	for i := range batch {
+		wire[i] = batch[i].Wire
+	}
+	written, done := c.raw.tryWrite(wire[:len(batch)])
+	if !done {
+		rest := unwritten(wire[:len(batch)], written)
+		last := batch[len(batch)-1]
+		go c.finishThenLoop(rest, last, len(batch))
+		return
+	}
+	c.delivered(batch[len(batch)-1], len(batch), batch[0].At)
+	if !s.log.Park(c.cursor, c.waiter) {
+		go c.writeLoop()
+	}
+}
+
+// delivered advances the cursor past last after n frames were written.
+func (c *client) delivered(last hub.Entry, n int, oldest time.Time) {
+	c.cursor = last.Offset
+	c.sent.Add(int64(n))
+	c.srv.metrics.ObserveDelivery(n, oldest)
+}
+
+// finishThenLoop writes the rest of frames a non-blocking write left
+// behind, then carries on as the writer.
+func (c *client) finishThenLoop(rest [][]byte, last hub.Entry, n int) {
+	if err := c.raw.writeFrames(c.srv.cfg.WriteTimeout, rest...); err != nil {
+		c.writeFailed(err)
+		return
+	}
+	c.delivered(last, n, last.At)
+	c.writeLoop()
+}
+
+// unwritten returns what remains of frames after the first n bytes.
+func unwritten(frames [][]byte, n int) [][]byte {
+	var rest [][]byte
+	for _, f := range frames {
+		switch {
+		case n >= len(f):
+			n -= len(f)
+		default:
+			rest = append(rest, f[n:])
+			n = 0
+		}
+	}
+	return rest
+}
+
+// writeLoop writes what the log holds past the cursor, blocking as long as
+// the write timeout allows, until it has caught up and parked, or the
+// connection is over.
 func (c *client) writeLoop() {
 	s := c.srv
 	var buf [batchSize]hub.Entry
@@ -200,16 +268,20 @@ func (c *client) writeLoop() {
 			continue
 		}
 		if err := c.writeBatch(batch); err != nil {
-			if errors.Is(err, errTimeout) {
-				s.metrics.Evictions.WithLabelValues("write_timeout").Inc()
-				c.drop("slow consumer: write timed out")
-			}
+			c.writeFailed(err)
 			return
 		}
-		c.cursor = batch[len(batch)-1].Offset
-		c.delivered.Add(int64(len(batch)))
-		s.metrics.ObserveDelivery(len(batch), batch[0].At)
+		c.delivered(batch[len(batch)-1], len(batch), batch[0].At)
 		clear(buf[:])
+	}
+}
+
+// writeFailed ends a connection whose write failed; a timeout means a slow
+// consumer.
+func (c *client) writeFailed(err error) {
+	if errors.Is(err, errTimeout) {
+		c.srv.metrics.Evictions.WithLabelValues("write_timeout").Inc()
+		c.drop("slow consumer: write timed out")
 	}
 }
 
@@ -232,6 +304,38 @@ func (c *client) writeBatch(batch []hub.Entry) error {
 type rawConn struct {
 	mu sync.Mutex
 	nc net.Conn
+	rc syscall.RawConn // for non-blocking writes; nil if nc has none
+}
+
+func newRawConn(nc net.Conn) *rawConn {
+	r := &rawConn{nc: nc}
+	if sc, ok := nc.(syscall.Conn); ok {
+		r.rc, _ = sc.SyscallConn()
+	}
+	return r
+}
+
+// tryWrite writes as much of frames as the socket takes right now, without
+// waiting for it, and reports how many bytes went and whether that was
+// all. It does nothing when another write holds the socket.
+func (r *rawConn) tryWrite(frames [][]byte) (int, bool) {
+	if r.rc == nil || !r.mu.TryLock() {
+		return 0, false
+	}
+	defer r.mu.Unlock()
+	total := 0
+	for _, f := range frames {
+		total += len(f)
+	}
+	written := 0
+	_ = r.rc.Write(func(fd uintptr) bool {
+		n, err := writev(int(fd), frames)
+		if err == nil && n > 0 {
+			written = n
+		}
+		return true // never wait: returning false would block until writable
+	})
+	return written, written == total
 }
 
 // Write is the library's path to the socket.
@@ -291,5 +395,5 @@ func (c *client) finish(err error) {
 	c.srv.metrics.ObserveClose(int(code))
 	c.logger.Info(contract.LogConnectionClosed, contract.LogFieldCloseCode, int(code), "reason", reason, "by", by,
 		"duration", time.Since(c.opened).Round(time.Millisecond).String(),
-		"received", c.received.Load(), "delivered", c.delivered.Load())
+		"received", c.received.Load(), "delivered", c.sent.Load())
 }

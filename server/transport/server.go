@@ -163,7 +163,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		opened: time.Now(),
 		logger: s.logger.With("conn", id, "remote", r.RemoteAddr, "forwarded_for", r.Header.Get("X-Forwarded-For")),
 	}
-	c.waiter = hub.NewWaiter(c.writeLoop)
+	c.waiter = hub.NewWaiter(c.wake)
 	if !s.add(c) {
 		// Draining began while this upgrade was in flight.
 		s.open.Add(-1)
@@ -206,7 +206,7 @@ func (w *leanHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		// the old buffer; only then does it have to stay.
 		r = bufio.NewReaderSize(nc, leanBuffer)
 	}
-	w.raw = &rawConn{nc: nc}
+	w.raw = newRawConn(nc)
 	return nc, bufio.NewReadWriter(r, bufio.NewWriterSize(w.raw, leanBuffer)), nil
 }
 func (s *Server) add(c *client) bool {
