@@ -305,6 +305,13 @@ type rawConn struct {
 	mu sync.Mutex
 	nc net.Conn
 	rc syscall.RawConn // for non-blocking writes; nil if nc has none
+
+	// The non-blocking write's arguments and result, under mu: passing
+	// them through fields lets one callback, bound once, serve every
+	// write instead of a closure allocated per delivery.
+	pending [][]byte
+	written int
+	attempt func(fd uintptr) bool
 }
 
 func newRawConn(nc net.Conn) *rawConn {
@@ -312,6 +319,7 @@ func newRawConn(nc net.Conn) *rawConn {
 	if sc, ok := nc.(syscall.Conn); ok {
 		r.rc, _ = sc.SyscallConn()
 	}
+	r.attempt = r.writevOnce
 	return r
 }
 
@@ -327,15 +335,19 @@ func (r *rawConn) tryWrite(frames [][]byte) (int, bool) {
 	for _, f := range frames {
 		total += len(f)
 	}
-	written := 0
-	_ = r.rc.Write(func(fd uintptr) bool {
-		n, err := writev(int(fd), frames)
-		if err == nil && n > 0 {
-			written = n
-		}
-		return true // never wait: returning false would block until writable
-	})
-	return written, written == total
+	r.pending, r.written = frames, 0
+	_ = r.rc.Write(r.attempt)
+	r.pending = nil
+	return r.written, r.written == total
+}
+
+// writevOnce is the RawConn callback: one gather write, and never a wait
+// (returning false would block until the socket is writable).
+func (r *rawConn) writevOnce(fd uintptr) bool {
+	if n, err := writev(int(fd), r.pending); err == nil && n > 0 {
+		r.written = n
+	}
+	return true
 }
 
 // Write is the library's path to the socket.
