@@ -137,8 +137,9 @@ func Run(stop context.Context, cfg *config.Config, logger *slog.Logger, emf io.W
 			}
 		}()
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "websocket", "ws://"+ln.Addr().String()+contract.WebSocketPath,
-		"demo", "http://"+ln.Addr().String()+demo.PagePath)
+	base := browsable(ln.Addr())
+	logger.Info("listening", "addr", ln.Addr().String(), "websocket", "ws://"+base+contract.WebSocketPath,
+		"demo", "http://"+base+demo.PagePath)
 
 	select {
 	case err := <-serveErr:
@@ -202,6 +203,19 @@ func openBroker(stop, ctx context.Context, cfg *config.Config, logger *slog.Logg
 		case <-time.After(wait):
 		}
 	}
+}
+
+// browsable turns a listener's address into one a browser on this machine
+// can open: a wildcard host becomes localhost.
+func browsable(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // demoStats gives the demo page this process's connections and the recent
