@@ -102,8 +102,12 @@ func (l *loopClient) loop(ctx, stop context.Context, lat *latencyRecorder, deliv
 	for seq := int64(0); ctx.Err() == nil; seq++ {
 		sentAt := time.Now()
 		l.buf = encodeProbe(l.buf, l.src, seq, sentAt, l.pad)
-		if err := l.c.Write(ctx, websocket.MessageText, l.buf); err != nil {
-			if ctx.Err() == nil {
+		// Not ctx: coder/websocket closes the connection when a write's
+		// context ends, even one that completes just as the deadline
+		// passes, and the wait for the echo would then see a lost
+		// connection. The loop condition ends the run instead.
+		if err := l.c.Write(stop, websocket.MessageText, l.buf); err != nil {
+			if stop.Err() == nil {
 				l.r.fail(writeKind(err))
 			}
 			return
