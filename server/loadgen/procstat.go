@@ -126,6 +126,13 @@ func newServerUsage(pid int, before, after ProcSample) *ServerUsage {
 	return u
 }
 
+// perDelivery spreads the server's CPU time over the messages it delivered.
+func (u *ServerUsage) perDelivery(delivered int64) {
+	if delivered > 0 {
+		u.CPUMicrosPerMsg = u.CPUSeconds * 1e6 / float64(delivered)
+	}
+}
+
 // GeneratorUsage is the load generator's own CPU time during the measured
 // phase. Near 100% of one core the generator, not the server, may be what
 // limits the numbers.

@@ -72,9 +72,7 @@ func (r *runner) throughput(ctx context.Context, res *Result) error {
 	res.Latency = lat.summary()
 	if sampled {
 		res.Server = newServerUsage(r.cfg.PID, before, after)
-		if res.Delivered > 0 {
-			res.Server.CPUMicrosPerMsg = res.Server.CPUSeconds * 1e6 / float64(res.Delivered)
-		}
+		res.Server.perDelivery(res.Delivered)
 	}
 	return nil
 }

@@ -81,8 +81,7 @@ func (c *client) serve(resume bool) {
 // never handed a silent gap; failed is that frame's detail.
 func (c *client) resume() (hello []byte, failed string) {
 	s := c.srv
-	var none [0]hub.Entry
-	_, behind, res := s.log.Read(c.cursor, none[:])
+	_, behind, res := s.log.Read(c.cursor, nil) // no entries, just the count
 	switch res {
 	case hub.Ready:
 		s.metrics.ResumedMessages.Add(float64(behind))
