@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -10,8 +11,14 @@ import (
 // no free ports) from spinning and flooding the error counts.
 const errorBackoff = 10 * time.Millisecond
 
-// churn runs Workers loops of connect, greeting, close for Duration.
+// churn runs Workers loops of connect, greeting, close for Duration. It uses
+// the lean client of rawdial.go rather than coder/websocket, so that one
+// generator core can outpace the server it measures.
 func (r *runner) churn(ctx context.Context, res *Result) error {
+	rd, err := newRawDialer(r.cfg)
+	if err != nil {
+		return err
+	}
 	before, sampled := r.sample()
 	genBefore := markSelf()
 	r.m.setPhase("churn", r.cfg.Duration)
@@ -23,14 +30,12 @@ func (r *runner) churn(ctx context.Context, res *Result) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			cw := rd.newWorker(runCtx)
+			defer cw.stop()
 			for runCtx.Err() == nil {
-				c := r.connect(runCtx, w)
-				if c == nil {
+				if !r.churnCycle(cw, w) {
 					sleep(runCtx, errorBackoff)
-					continue
 				}
-				closeGracefully(c)
-				r.m.Open.Add(-1)
 			}
 		}()
 	}
@@ -43,4 +48,23 @@ func (r *runner) churn(ctx context.Context, res *Result) error {
 		res.Server = newServerUsage(r.cfg.PID, before, after)
 	}
 	return nil
+}
+
+// churnCycle connects, counts the connect as runner.connect does, and
+// closes; it reports whether the connect succeeded.
+func (r *runner) churnCycle(cw *rawWorker, shard int) bool {
+	took, err := cw.connect()
+	if err != nil {
+		var de *dialError
+		if errors.As(err, &de) {
+			r.fail(de.kind)
+		}
+		return false
+	}
+	r.connLat.record(shard, took)
+	r.m.Connects.Add(1)
+	r.m.Open.Add(1)
+	cw.closeConn()
+	r.m.Open.Add(-1)
+	return true
 }

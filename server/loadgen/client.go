@@ -37,10 +37,6 @@ func newDialer(cfg Config) *dialer {
 	if cfg.Origin != "" {
 		hdr.Set("Origin", cfg.Origin)
 	}
-	limit := int64(64 << 10)
-	if l := int64(4*cfg.PayloadBytes + 4096); l > limit {
-		limit = l
-	}
 	return &dialer{
 		url: cfg.URL,
 		opts: &websocket.DialOptions{
@@ -49,8 +45,14 @@ func newDialer(cfg Config) *dialer {
 			CompressionMode: websocket.CompressionDisabled,
 		},
 		timeout:   cfg.DialTimeout,
-		readLimit: limit,
+		readLimit: readLimit(cfg),
 	}
+}
+
+// readLimit is the largest message a client accepts: room for a few
+// padded probes, at least 64 KiB.
+func readLimit(cfg Config) int64 {
+	return max(64<<10, int64(4*cfg.PayloadBytes+4096))
 }
 
 // dialError is a failed connect with its kind for the error counts.

@@ -6,7 +6,10 @@
 // It has four modes, each a function of a Config that returns a Result:
 //
 //   - churn: connect, wait for the greeting, close, as fast as a pool of
-//     workers can, for a duration; measures connections per second.
+//     workers can, for a duration; measures connections per second. It
+//     uses a minimal client of its own (rawdial.go) so that the generator
+//     costs less per connection than the server; the other modes use
+//     github.com/coder/websocket.
 //   - hold: ramp idle connections at a fixed rate and keep them; with the
 //     server's pid it measures resident memory per connection.
 //   - fanout: many subscribers and one publisher at a fixed rate; measures
