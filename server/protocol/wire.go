@@ -32,3 +32,22 @@ func TextFrame(msg []byte) []byte {
 	start := PutTextHeader(buf, len(msg))
 	return append(buf, msg...)[start:]
 }
+
+// PingFrame returns an unmasked ping frame with no payload.
+func PingFrame() []byte { return []byte{0x80 | 0x9, 0} }
+
+// PongSize returns the length of the client's pong frame whose header
+// starts head, or 0 when head does not start a final, masked pong with a
+// legal control payload (at most 125 bytes). Anything else is left to a
+// full frame reader, which answers protocol errors properly.
+func PongSize(head []byte) int {
+	const finPong, masked = 0x80 | 0xA, 0x80
+	if len(head) < 2 || head[0] != finPong || head[1]&masked == 0 {
+		return 0
+	}
+	n := int(head[1] &^ masked)
+	if n > 125 {
+		return 0
+	}
+	return 2 + 4 + n // header, masking key, payload
+}

@@ -58,3 +58,35 @@ func FuzzTextFrame(f *testing.F) {
 		}
 	})
 }
+
+func TestPongSize(t *testing.T) {
+	tests := []struct {
+		name string
+		head []byte
+		want int
+	}{
+		{"empty masked pong", []byte{0x8A, 0x80}, 6},
+		{"pong with the longest control payload", []byte{0x8A, 0x80 | 125}, 131},
+		{"too short to tell", []byte{0x8A}, 0},
+		{"unmasked pong is a protocol error", []byte{0x8A, 0x00}, 0},
+		{"control payload over 125", []byte{0x8A, 0x80 | 126}, 0},
+		{"fragmented pong is a protocol error", []byte{0x0A, 0x80}, 0},
+		{"reserved bit set", []byte{0x8A | 0x40, 0x80}, 0},
+		{"ping is not a pong", []byte{0x89, 0x80}, 0},
+		{"text frame", []byte{0x81, 0x85}, 0},
+		{"close frame", []byte{0x88, 0x82}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := protocol.PongSize(tt.head); got != tt.want {
+				t.Errorf("PongSize(% x) = %d, want %d", tt.head, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPingFrame(t *testing.T) {
+	if got := protocol.PingFrame(); !bytes.Equal(got, []byte{0x89, 0}) {
+		t.Errorf("PingFrame() = % x, want 89 00", got)
+	}
+}

@@ -1,14 +1,12 @@
 package transport
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"log/slog"
-	"net"
-	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -28,21 +26,49 @@ const statusNoFrame = websocket.StatusAbnormalClosure
 // wake-up; the array lives on the writer's stack.
 const batchSize = 16
 
-// client is one WebSocket connection. One goroutine reads. Writing needs no
-// goroutine of its own while the client keeps up: when a broadcast arrives
-// the log wakes the parked client, which writes what is pending with one
-// non-blocking writev and parks again (wake). Only a client whose socket
-// cannot take it all at once gets a writer goroutine (writeLoop), which
-// blocks, with the write timeout, until it has caught up and parks.
+// client is one WebSocket connection. Reading takes no goroutine deep in
+// the library while the client is quiet: await waits for the socket to be
+// readable with a small stack, takes pongs itself and hands anything else
+// to read, which reads one message with the library (see read.go).
+// Writing needs no goroutine of its own while the client keeps up: when a
+// broadcast arrives the log wakes the parked client, which writes what is
+// pending with one non-blocking writev and parks again (wake). Only a
+// client whose socket cannot take it all at once gets a writer goroutine
+// (writeLoop), which blocks, with the write timeout, until it has caught up
+// and parks.
 type client struct {
 	srv    *Server
-	conn   *websocket.Conn // reads, control frames and closes
-	raw    *rawConn        // data frames, pre-framed
-	over   atomic.Bool     // set once the read loop has ended
+	conn   *websocket.Conn // messages, client pings, closes
+	raw    *rawConn        // data frames, pre-framed, and pings
+	over   atomic.Bool     // set once reading has ended
 	cursor uint64          // offset of the last broadcast written; owned by the writer
 	waiter *hub.Waiter
 	opened time.Time
-	logger *slog.Logger
+
+	// For log lines: a logger of its own per connection would cost every
+	// idle connection a few hundred bytes.
+	id      uint64
+	remote  string
+	forward string
+
+	// br is the library's buffered reader. Between messages await reads
+	// it too, under gate; a close handshake, which reads it from another
+	// goroutine, sets closing under gate first, and await never touches
+	// it again.
+	br      *bufio.Reader
+	gate    sync.Mutex
+	closing bool
+	// pipelined is set when the client sent bytes right behind its
+	// handshake: the library holds them outside br, so the first read
+	// must be the library's.
+	pipelined bool
+
+	// awaitingPong is set when a ping goes out and cleared by any pong.
+	awaitingPong atomic.Bool
+
+	// The rate limit, owned by the reading goroutine of the moment.
+	limiter *rate.Limiter
+	strikes int
 
 	// closeCode is the code the server closed with, 0 until it decides to.
 	closeCode   atomic.Int32
@@ -51,27 +77,50 @@ type client struct {
 	sent        atomic.Int64
 }
 
-// serve runs the connection until either side ends it.
-func (c *client) serve(resume bool) {
-	c.logger.Info("connection opened", "resume", resume)
+// start greets the client and starts waiting for its messages. It runs on
+// net/http's goroutine, which returns right after: that goroutine has grown
+// its stack parsing the request, and the reader starts afresh.
+func (c *client) start(resume bool) {
+	c.log(slog.LevelInfo, "connection opened", "resume", resume)
 
 	hello, failed := protocol.Hello(), ""
 	if resume {
 		hello, failed = c.resume()
 	}
 	if err := c.write(hello); err != nil {
-		c.finish(err)
+		c.end(err)
 		return
 	}
 	if failed != "" {
 		_ = c.write(protocol.EncodeError(protocol.CodeRecoveryFailed, failed))
 	}
+	if !c.srv.log.Park(c.cursor, c.waiter) {
+		go c.writeLoop() // a resume's replay, or broadcasts since the upgrade
+	}
+	if c.pipelined {
+		go c.read()
+		return
+	}
+	go c.await()
+}
 
-	go c.writeLoop()
-	err := c.readLoop()
+// end tears the connection down once reading is over; it runs exactly once.
+func (c *client) end(err error) {
 	c.over.Store(true)
 	c.srv.log.Unpark(c.waiter)
 	c.finish(err)
+	c.srv.remove(c)
+	c.srv.open.Add(-1)
+}
+
+// log writes one line about this connection.
+func (c *client) log(level slog.Level, msg string, args ...any) {
+	l := c.srv.logger
+	if !l.Enabled(context.Background(), level) {
+		return
+	}
+	args = append(args, "conn", c.id, "remote", c.remote, "forwarded_for", c.forward)
+	l.Log(context.Background(), level, msg, args...)
 }
 
 // resume checks a resuming client's offset against the history. When the
@@ -107,6 +156,10 @@ func (c *client) close(code websocket.StatusCode, reason string) {
 	if c.closeCode.CompareAndSwap(0, int32(code)) {
 		c.closeReason.Store(&reason)
 	}
+	// The library reads the peer's reply itself; await must keep off br.
+	c.gate.Lock()
+	c.closing = true
+	c.gate.Unlock()
 	_ = c.conn.Close(code, reason)
 }
 
@@ -117,70 +170,6 @@ func (c *client) drop(reason string) {
 		c.closeReason.Store(&reason)
 	}
 	_ = c.conn.CloseNow()
-}
-
-// readLoop reads until the connection ends. Nothing on a connection takes a
-// cancellable context: closing the connection is what stops every read,
-// write and ping, and a cancellable parent would cost each idle connection
-// a context, a channel and a children map.
-func (c *client) readLoop() error {
-	ctx := context.Background()
-	s := c.srv
-	var limiter *rate.Limiter
-	if s.cfg.RateLimit > 0 {
-		limiter = rate.NewLimiter(rate.Limit(s.cfg.RateLimit), s.cfg.RateBurst)
-	}
-	strikes := 0
-	for {
-		typ, data, err := c.conn.Read(ctx)
-		if err != nil {
-			if errors.Is(err, websocket.ErrMessageTooBig) {
-				s.metrics.InvalidMessages.WithLabelValues("too_big").Inc()
-				// The library has already sent the 1009 close frame.
-				if c.closeCode.CompareAndSwap(0, int32(websocket.StatusMessageTooBig)) {
-					reason := "message larger than MAX_MESSAGE_BYTES"
-					c.closeReason.Store(&reason)
-				}
-			}
-			return err
-		}
-		if typ != websocket.MessageText {
-			s.metrics.InvalidMessages.WithLabelValues("binary").Inc()
-			c.close(websocket.StatusUnsupportedData, protocol.ReasonBinary)
-			return nil
-		}
-		if limiter != nil && !limiter.Allow() {
-			s.metrics.InvalidMessages.WithLabelValues("rate_limited").Inc()
-			// A client that keeps sending into an empty bucket for a whole
-			// burst's worth of messages is not slowing down: close it.
-			if strikes++; strikes > s.cfg.RateBurst {
-				c.close(websocket.StatusPolicyViolation, protocol.ReasonRateLimited)
-				return nil
-			}
-			if err := c.write(protocol.EncodeError(protocol.CodeRateLimited, "message dropped: over the per-connection rate limit; slow down")); err != nil {
-				return err
-			}
-			continue
-		}
-		strikes = 0
-		payload, err := protocol.ParseMessage(data)
-		if err != nil {
-			s.metrics.InvalidMessages.WithLabelValues("invalid_json").Inc()
-			if err := c.write(protocol.EncodeError(protocol.CodeInvalidJSON, err.Error())); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := s.pub.Publish(ctx, payload); err != nil {
-			c.logger.Warn("publish failed", "err", err)
-			if err := c.write(protocol.EncodeError(protocol.CodeUnavailable, "message not accepted: "+err.Error())); err != nil {
-				return err
-			}
-			continue
-		}
-		c.received.Add(1)
-		s.metrics.MessagesIn.Inc()
-	}
 }
 
 // wake runs on the publishing goroutine for a parked client, so it never
@@ -201,11 +190,14 @@ func (c *client) wake() {
 	for i := range batch {
 		wire[i] = batch[i].Wire
 	}
-	written, done := c.raw.tryWrite(wire[:len(batch)])
-	if !done {
+	written, complete, held := c.raw.tryWrite(wire[:len(batch)])
+	switch {
+	case held:
 		rest := unwritten(wire[:len(batch)], written)
-		last := batch[len(batch)-1]
-		go c.finishThenLoop(rest, last, len(batch))
+		go c.finishThenLoop(rest, batch[len(batch)-1], len(batch))
+		return
+	case !complete:
+		go c.writeLoop() // nothing went; the writer takes it from the log
 		return
 	}
 	c.delivered(batch[len(batch)-1], len(batch), batch[0].At)
@@ -222,29 +214,14 @@ func (c *client) delivered(last hub.Entry, n int, oldest time.Time) {
 }
 
 // finishThenLoop writes the rest of frames a non-blocking write left
-// behind, then carries on as the writer.
+// behind, on the socket it kept locked, then carries on as the writer.
 func (c *client) finishThenLoop(rest [][]byte, last hub.Entry, n int) {
-	if err := c.raw.writeFrames(c.srv.cfg.WriteTimeout, rest...); err != nil {
+	if err := c.raw.writeRest(c.srv.cfg.WriteTimeout, rest, true); err != nil {
 		c.writeFailed(err)
 		return
 	}
 	c.delivered(last, n, last.At)
 	c.writeLoop()
-}
-
-// unwritten returns what remains of frames after the first n bytes.
-func unwritten(frames [][]byte, n int) [][]byte {
-	var rest [][]byte
-	for _, f := range frames {
-		switch {
-		case n >= len(f):
-			n -= len(f)
-		default:
-			rest = append(rest, f[n:])
-			n = 0
-		}
-	}
-	return rest
 }
 
 // writeLoop writes what the log holds past the cursor, blocking as long as
@@ -294,93 +271,26 @@ func (c *client) writeBatch(batch []hub.Entry) error {
 	return c.raw.writeFrames(c.srv.cfg.WriteTimeout, wire[:len(batch)]...)
 }
 
-// rawConn serialises every write to one socket: the library's control and
-// close frames, which reach it through the bufio.Writer handed over at the
-// upgrade and are each flushed in one Write, and the data frames the server
-// writes itself, already framed. Broadcast frames are framed once for all
-// clients and go out without passing through the library's per-message
-// writer: one syscall for everything pending, nothing done per client.
-type rawConn struct {
-	mu sync.Mutex
-	nc net.Conn
-	rc syscall.RawConn // for non-blocking writes; nil if nc has none
-
-	// The non-blocking write's arguments and result, under mu: passing
-	// them through fields lets one callback, bound once, serve every
-	// write instead of a closure allocated per delivery.
-	pending [][]byte
-	written int
-	attempt func(fd uintptr) bool
-}
-
-func newRawConn(nc net.Conn) *rawConn {
-	r := &rawConn{nc: nc}
-	if sc, ok := nc.(syscall.Conn); ok {
-		r.rc, _ = sc.SyscallConn()
+// ping sends a ping without waiting for the socket. The pong is not waited
+// for either: Server.Run checks awaitingPong PING_TIMEOUT later. A socket
+// that cannot take two bytes now gets them from a goroutine that waits as
+// long as the write timeout allows.
+func (c *client) ping() {
+	if c.over.Load() {
+		return
 	}
-	r.attempt = r.writevOnce
-	return r
-}
-
-// tryWrite writes as much of frames as the socket takes right now, without
-// waiting for it, and reports how many bytes went and whether that was
-// all. It does nothing when another write holds the socket.
-func (r *rawConn) tryWrite(frames [][]byte) (int, bool) {
-	if r.rc == nil || !r.mu.TryLock() {
-		return 0, false
+	c.awaitingPong.Store(true)
+	frames := c.srv.ping
+	written, complete, held := c.raw.tryWrite(frames)
+	if complete {
+		return
 	}
-	defer r.mu.Unlock()
-	total := 0
-	for _, f := range frames {
-		total += len(f)
-	}
-	r.pending, r.written = frames, 0
-	_ = r.rc.Write(r.attempt)
-	r.pending = nil
-	return r.written, r.written == total
-}
-
-// writevOnce is the RawConn callback: one gather write, and never a wait
-// (returning false would block until the socket is writable).
-func (r *rawConn) writevOnce(fd uintptr) bool {
-	if n, err := writev(int(fd), r.pending); err == nil && n > 0 {
-		r.written = n
-	}
-	return true
-}
-
-// Write is the library's path to the socket.
-func (r *rawConn) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.nc.Write(p)
-}
-
-// writeFrames writes complete frames, giving up after timeout. A write cut
-// short leaves a partial frame on the wire, so the caller must then drop
-// the connection; errTimeout says that is why.
-func (r *rawConn) writeFrames(timeout time.Duration, frames ...[]byte) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_ = r.nc.SetWriteDeadline(time.Now().Add(timeout))
-	bufs := net.Buffers(frames)
-	_, err := bufs.WriteTo(r.nc)
-	_ = r.nc.SetWriteDeadline(time.Time{})
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return errTimeout
-	}
-	return err
-}
-
-var errTimeout = errors.New("write timed out")
-
-// keepalive pings once and drops the peer if no pong arrives in time.
-func (c *client) keepalive() {
-	ctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.PingTimeout)
-	defer cancel()
-	if err := c.conn.Ping(ctx); err != nil && !c.over.Load() {
-		c.drop("ping timeout: no pong within PING_TIMEOUT")
-	}
+	rest := unwritten(frames, written)
+	go func() {
+		if err := c.raw.writeRest(c.srv.cfg.WriteTimeout, rest, held); err != nil {
+			c.writeFailed(err)
+		}
+	}()
 }
 
 // finish records how the connection ended.
@@ -404,7 +314,7 @@ func (c *client) finish(err error) {
 		}
 	}
 	c.srv.metrics.ObserveClose(int(code))
-	c.logger.Info(contract.LogConnectionClosed, contract.LogFieldCloseCode, int(code), "reason", reason, "by", by,
+	c.log(slog.LevelInfo, contract.LogConnectionClosed, contract.LogFieldCloseCode, int(code), "reason", reason, "by", by,
 		"duration", time.Since(c.opened).Round(time.Millisecond).String(),
 		"received", c.received.Load(), "delivered", c.sent.Load())
 }

@@ -45,6 +45,8 @@ type Server struct {
 	mu      sync.Mutex
 	clients map[*client]struct{}
 	gone    chan struct{} // closed when the last client leaves while draining
+
+	ping [][]byte // the ping frame every client gets, written as is
 }
 
 // New returns a server that delivers the entries of log to its clients and
@@ -57,6 +59,7 @@ func New(cfg *config.Config, log *hub.Log, pub Publisher, m *metrics.Metrics, lo
 		metrics: m,
 		logger:  logger,
 		clients: make(map[*client]struct{}),
+		ping:    [][]byte{protocol.PingFrame()},
 	}
 }
 
@@ -77,22 +80,40 @@ func (s *Server) Connections() int64 {
 	return int64(len(s.clients))
 }
 
-// Run pings every client each PING_INTERVAL until ctx ends. One sweep per
-// interval costs a short-lived goroutine per client, not a timer each.
+// Run pings every client each PING_INTERVAL and, PING_TIMEOUT later, drops
+// those that have not answered, until ctx ends. The pings are written from
+// this goroutine without waiting on any socket, so a sweep costs no
+// goroutine, timer or context per client.
 func (s *Server) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.PingInterval)
 	defer t.Stop()
+	var pinged []*client
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.mu.Lock()
-			for c := range s.clients {
-				go c.keepalive()
-			}
-			s.mu.Unlock()
 		}
+		s.mu.Lock()
+		for c := range s.clients {
+			pinged = append(pinged, c)
+		}
+		s.mu.Unlock()
+		for _, c := range pinged {
+			c.ping()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(s.cfg.PingTimeout):
+		}
+		for _, c := range pinged {
+			if c.awaitingPong.Load() && !c.over.Load() {
+				c.drop("ping timeout: no pong within PING_TIMEOUT")
+			}
+		}
+		clear(pinged) // let the clients that left be collected
+		pinged = pinged[:0]
 	}
 }
 
@@ -137,12 +158,15 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, http.StatusServiceUnavailable, "capacity", protocol.ReasonOverCapacity)
 		return
 	}
+	c := &client{srv: s, cursor: cursor, opened: time.Now(), remote: r.RemoteAddr, forward: r.Header.Get("X-Forwarded-For")}
 	hj := &leanHijack{ResponseWriter: w}
 	conn, err := websocket.Accept(hj, r, &websocket.AcceptOptions{
 		OriginPatterns: s.cfg.AllowedOrigins,
 		// Broadcast frames are encoded once and shared; per-connection
 		// compression would re-encode each for every client.
 		CompressionMode: websocket.CompressionDisabled,
+		// Pongs that arrive while the library is reading a message.
+		OnPongReceived: func(context.Context, []byte) { c.awaitingPong.Store(false) },
 	})
 	if err != nil {
 		s.open.Add(-1)
@@ -153,16 +177,8 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn.SetReadLimit(s.cfg.MaxMessageBytes)
-
-	id := s.nextID.Add(1)
-	c := &client{
-		srv:    s,
-		conn:   conn,
-		raw:    hj.raw,
-		cursor: cursor,
-		opened: time.Now(),
-		logger: s.logger.With("conn", id, "remote", r.RemoteAddr, "forwarded_for", r.Header.Get("X-Forwarded-For")),
-	}
+	c.conn, c.raw, c.br, c.pipelined = conn, hj.raw, hj.br, hj.pipelined
+	c.id = s.nextID.Add(1)
 	c.waiter = hub.NewWaiter(c.wake)
 	if !s.add(c) {
 		// Draining began while this upgrade was in flight.
@@ -170,15 +186,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		_ = conn.Close(websocket.StatusGoingAway, protocol.ReasonShutdown)
 		return
 	}
-	// Serve from a fresh goroutine and let this handler return: net/http's
-	// goroutine has grown its stack parsing the request and still holds the
-	// connection's original 4 KiB buffers, which an idle socket would keep
-	// for hours.
-	go func() {
-		defer s.open.Add(-1)
-		defer s.remove(c)
-		c.serve(resume)
-	}()
+	c.start(resume)
 }
 
 // leanHijack takes over the connection from net/http for coder/websocket,
@@ -190,25 +198,36 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 // the library's control frames.
 type leanHijack struct {
 	http.ResponseWriter
-	raw *rawConn
+	raw       *rawConn
+	br        *bufio.Reader
+	pipelined bool // the client sent bytes right behind its handshake
 }
 
-const leanBuffer = 512
+// The library's buffers. The reader holds the head of a client's frames;
+// a larger message bypasses it and is read straight into the message. The
+// writer only ever takes control frames, at most 127 bytes each and each
+// flushed at once, so every frame reaches rawConn in one Write: a frame
+// split over two Writes could have a broadcast written into its middle.
+const (
+	readBuffer  = 256
+	writeBuffer = 256
+)
 
 func (w *leanHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
-	r := brw.Reader
-	if r.Buffered() == 0 {
+	w.br, w.pipelined = brw.Reader, brw.Reader.Buffered() > 0
+	if !w.pipelined {
 		// Bytes the client sent right behind its handshake are already in
 		// the old buffer; only then does it have to stay.
-		r = bufio.NewReaderSize(nc, leanBuffer)
+		w.br = bufio.NewReaderSize(nc, readBuffer)
 	}
 	w.raw = newRawConn(nc)
-	return nc, bufio.NewReadWriter(r, bufio.NewWriterSize(w.raw, leanBuffer)), nil
+	return nc, bufio.NewReadWriter(w.br, bufio.NewWriterSize(w.raw, writeBuffer)), nil
 }
+
 func (s *Server) add(c *client) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

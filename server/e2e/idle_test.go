@@ -1,0 +1,80 @@
+package e2e_test
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wsfargate/websocket-service/server/internal/rawws"
+	"github.com/wsfargate/websocket-service/server/internal/testproc"
+)
+
+// An idle connection's reader waits with the smallest stack the runtime
+// gives (2 KiB) rather than the 4 KiB a goroutine blocked in the library's
+// Read grows to, and no other goroutine. Measured in a server process built
+// without the race detector, whose instrumentation doubles stack frames;
+// the clients are raw sockets.
+func TestIdleConnectionCost(t *testing.T) {
+	const n = 1000
+	port, admin := testproc.FreePort(t), testproc.FreePort(t)
+	testproc.Start(t, binary,
+		"ADDR=127.0.0.1:"+strconv.Itoa(port), "ADMIN_ADDR=127.0.0.1:"+strconv.Itoa(admin),
+		"EMF_INTERVAL=0", "STOP_POLL_INTERVAL=0")
+	metrics := "http://127.0.0.1:" + strconv.Itoa(admin) + "/metrics"
+	before := scrape(t, metrics)
+	for range n {
+		_, br := rawws.Dial(t, "127.0.0.1:"+strconv.Itoa(port), nil)
+		if got := rawws.ReadText(t, br); got != `{"connection":"ok"}` {
+			t.Fatalf("first frame %s, want the greeting", got)
+		}
+	}
+	var after map[string]float64
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		after = scrape(t, metrics)
+		if after["ws_connections"] == n || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := after["ws_connections"]; got != n {
+		t.Fatalf("ws_connections = %v, want %d", got, n)
+	}
+	stack := (after["go_memstats_stack_inuse_bytes"] - before["go_memstats_stack_inuse_bytes"]) / n
+	goroutines := (after["go_goroutines"] - before["go_goroutines"]) / n
+	t.Logf("per idle connection: %.0f bytes of stack, %.2f goroutines", stack, goroutines)
+	if goroutines > 1.01 {
+		t.Errorf("%.2f goroutines per idle connection, want 1", goroutines)
+	}
+	if stack > 3<<10 {
+		t.Errorf("%.0f bytes of stack per idle connection, want about 2 KiB (at most 3 KiB)", stack)
+	}
+}
+
+// scrape reads the unlabelled samples of a Prometheus text page.
+func scrape(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]float64)
+	for _, line := range strings.Split(string(body), "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(name, "#") || strings.Contains(name, "{") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(value, 64); err == nil {
+			out[name] = v
+		}
+	}
+	return out
+}

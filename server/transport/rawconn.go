@@ -1,0 +1,132 @@
+package transport
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// rawConn serialises every write to one socket: the library's control and
+// close frames, which reach it through the bufio.Writer handed over at the
+// upgrade and are each flushed in one Write, and the frames the server
+// writes itself, already framed. Broadcast frames are framed once for all
+// clients and go out without passing through the library's per-message
+// writer: one syscall for everything pending, nothing done per client.
+type rawConn struct {
+	mu sync.Mutex
+	nc net.Conn
+	rc syscall.RawConn // for non-blocking writes and readiness; nil if nc has none
+
+	// The non-blocking write's arguments and result, under mu: passing
+	// them through fields lets one callback, bound once, serve every
+	// write instead of a closure allocated per delivery.
+	pending [][]byte
+	written int
+	attempt func(fd uintptr) bool
+	ready   func(fd uintptr) bool
+}
+
+func newRawConn(nc net.Conn) *rawConn {
+	r := &rawConn{nc: nc}
+	if sc, ok := nc.(syscall.Conn); ok {
+		r.rc, _ = sc.SyscallConn()
+	}
+	r.attempt = r.writevOnce
+	r.ready = func(fd uintptr) bool { return readable(int(fd)) }
+	return r
+}
+
+// tryWrite writes as much of frames as the socket takes right now, without
+// waiting for it. It reports how many bytes went and whether that was all.
+// When some but not all went, held is true: the socket stays locked,
+// because a frame cut short must be finished before anything else is
+// written, and the caller must pass the rest to writeRest. When nothing
+// went (another write holds the socket, or it is full) nothing is held.
+func (r *rawConn) tryWrite(frames [][]byte) (written int, complete, held bool) {
+	if r.rc == nil || !r.mu.TryLock() {
+		return 0, false, false
+	}
+	total := 0
+	for _, f := range frames {
+		total += len(f)
+	}
+	r.pending, r.written = frames, 0
+	_ = r.rc.Write(r.attempt)
+	r.pending = nil
+	written = r.written
+	if written > 0 && written < total {
+		return written, false, true
+	}
+	r.mu.Unlock()
+	return written, written == total, false
+}
+
+// writevOnce is the RawConn callback: one gather write, and never a wait
+// (returning false would block until the socket is writable).
+func (r *rawConn) writevOnce(fd uintptr) bool {
+	if n, err := writev(int(fd), r.pending); err == nil && n > 0 {
+		r.written = n
+	}
+	return true
+}
+
+// Write is the library's path to the socket.
+func (r *rawConn) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.nc.Write(p)
+}
+
+// writeFrames writes complete frames, giving up after timeout. A write cut
+// short leaves a partial frame on the wire, so the caller must then drop
+// the connection; errTimeout says that is why.
+func (r *rawConn) writeFrames(timeout time.Duration, frames ...[]byte) error {
+	return r.writeRest(timeout, frames, false)
+}
+
+// writeRest is writeFrames for what tryWrite left; held says whether
+// tryWrite kept the socket locked.
+func (r *rawConn) writeRest(timeout time.Duration, frames [][]byte, held bool) error {
+	if !held {
+		r.mu.Lock()
+	}
+	defer r.mu.Unlock()
+	_ = r.nc.SetWriteDeadline(time.Now().Add(timeout))
+	bufs := net.Buffers(frames)
+	_, err := bufs.WriteTo(r.nc)
+	_ = r.nc.SetWriteDeadline(time.Time{})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return errTimeout
+	}
+	return err
+}
+
+var errTimeout = errors.New("write timed out")
+
+// waitReadable blocks until a read would return at once, without reading.
+// Its stack is a handful of small runtime frames, which is the point: an
+// idle connection's goroutine waits here rather than deep in the library.
+func (r *rawConn) waitReadable() error {
+	if r.rc == nil {
+		return nil
+	}
+	return r.rc.Read(r.ready)
+}
+
+// unwritten returns what remains of frames after the first n bytes.
+func unwritten(frames [][]byte, n int) [][]byte {
+	var rest [][]byte
+	for _, f := range frames {
+		switch {
+		case n >= len(f):
+			n -= len(f)
+		default:
+			rest = append(rest, f[n:])
+			n = 0
+		}
+	}
+	return rest
+}

@@ -1,0 +1,147 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+
+	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/wsfargate/websocket-service/server/protocol"
+)
+
+// errClosedByServer ends reading after the server closed the connection
+// itself; finish reports the code the server chose.
+var errClosedByServer = errors.New("closed by the server")
+
+// What scan found at the head of the client's input.
+type head int
+
+const (
+	headEmpty   head = iota // nothing buffered
+	headMessage             // a frame for the library, or an error for it to report
+	headClosing             // a close handshake owns the input
+)
+
+// await waits for the client's next frame. An idle connection spends its
+// life here, and a goroutine blocked here needs about 1 KiB of stack where
+// one blocked in the library's Read needs over 2 KiB, so its stack stays at
+// the 2 KiB minimum rather than growing to 4 KiB. Pongs, the only frames an
+// idle client sends, are taken here; anything else goes to read on a new
+// goroutine, and this one ends.
+func (c *client) await() {
+	fill := false
+	for {
+		switch c.scan(fill) {
+		case headClosing:
+			c.end(net.ErrClosed)
+			return
+		case headMessage:
+			go c.read()
+			return
+		}
+		if err := c.raw.waitReadable(); err != nil {
+			c.end(err) // the socket was closed under us
+			return
+		}
+		fill = true
+	}
+}
+
+// scan takes the complete pongs at the head of the buffered input and
+// reports what follows. It never blocks: it reads the socket only when fill
+// says the socket is readable, and then reads what is there.
+func (c *client) scan(fill bool) head {
+	c.gate.Lock()
+	defer c.gate.Unlock()
+	if c.closing {
+		return headClosing
+	}
+	if fill && c.br.Buffered() == 0 {
+		if _, err := c.br.Peek(1); err != nil {
+			return headMessage // the library reads it again and reports it
+		}
+	}
+	for {
+		n := c.br.Buffered()
+		if n == 0 {
+			return headEmpty
+		}
+		h, _ := c.br.Peek(min(n, 2))
+		size := protocol.PongSize(h)
+		if size == 0 || size > n {
+			// Not a pong, or one not all here yet: the library reads it,
+			// blocking as long as it takes.
+			return headMessage
+		}
+		_, _ = c.br.Discard(size)
+		c.awaitingPong.Store(false)
+	}
+}
+
+// read reads one message with the library and acts on it, then goes back
+// to await on a new goroutine, whose stack starts small again.
+func (c *client) read() {
+	if err := c.handle(); err != nil {
+		c.end(err)
+		return
+	}
+	go c.await()
+}
+
+// handle reads one message and acts on it. Nothing on a connection takes a
+// cancellable context: closing the connection is what stops every read,
+// write and ping, and a cancellable parent would cost each idle connection
+// a context, a channel and a children map. A non-nil error ends the
+// connection.
+func (c *client) handle() error {
+	ctx := context.Background()
+	s := c.srv
+	typ, data, err := c.conn.Read(ctx)
+	if err != nil {
+		if errors.Is(err, websocket.ErrMessageTooBig) {
+			s.metrics.InvalidMessages.WithLabelValues("too_big").Inc()
+			// The library has already sent the 1009 close frame.
+			if c.closeCode.CompareAndSwap(0, int32(websocket.StatusMessageTooBig)) {
+				reason := "message larger than MAX_MESSAGE_BYTES"
+				c.closeReason.Store(&reason)
+			}
+		}
+		return err
+	}
+	if typ != websocket.MessageText {
+		s.metrics.InvalidMessages.WithLabelValues("binary").Inc()
+		c.close(websocket.StatusUnsupportedData, protocol.ReasonBinary)
+		return errClosedByServer
+	}
+	if s.cfg.RateLimit > 0 {
+		if c.limiter == nil {
+			c.limiter = rate.NewLimiter(rate.Limit(s.cfg.RateLimit), s.cfg.RateBurst)
+		}
+		if !c.limiter.Allow() {
+			s.metrics.InvalidMessages.WithLabelValues("rate_limited").Inc()
+			// A client that keeps sending into an empty bucket for a whole
+			// burst's worth of messages is not slowing down: close it.
+			if c.strikes++; c.strikes > s.cfg.RateBurst {
+				c.close(websocket.StatusPolicyViolation, protocol.ReasonRateLimited)
+				return errClosedByServer
+			}
+			return c.write(protocol.EncodeError(protocol.CodeRateLimited, "message dropped: over the per-connection rate limit; slow down"))
+		}
+		c.strikes = 0
+	}
+	payload, err := protocol.ParseMessage(data)
+	if err != nil {
+		s.metrics.InvalidMessages.WithLabelValues("invalid_json").Inc()
+		return c.write(protocol.EncodeError(protocol.CodeInvalidJSON, err.Error()))
+	}
+	if err := s.pub.Publish(ctx, payload); err != nil {
+		c.log(slog.LevelWarn, "publish failed", "err", err)
+		return c.write(protocol.EncodeError(protocol.CodeUnavailable, "message not accepted: "+err.Error()))
+	}
+	c.received.Add(1)
+	s.metrics.MessagesIn.Inc()
+	return nil
+}

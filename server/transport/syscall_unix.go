@@ -1,0 +1,22 @@
+//go:build unix
+
+package transport
+
+import (
+	"errors"
+
+	"golang.org/x/sys/unix"
+)
+
+// writev is one non-blocking gather write on a socket the runtime set to
+// O_NONBLOCK; EAGAIN comes back as an error with nothing written.
+func writev(fd int, frames [][]byte) (int, error) { return unix.Writev(fd, frames) }
+
+// readable reports whether a read on fd would return at once: bytes are
+// waiting, the peer has closed, or the socket has an error. It reads
+// nothing.
+func readable(fd int) bool {
+	var b [1]byte
+	_, _, err := unix.Recvfrom(fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	return !errors.Is(err, unix.EAGAIN)
+}
