@@ -78,3 +78,27 @@ func TestResume(t *testing.T) {
 		t.Errorf("failed recoveries counted %v, want %d", n, len(tests))
 	}
 }
+
+// Tasks follow one stream, some a moment behind others: a client moving to
+// a task that has not yet reached its offset resumes from that offset once
+// the task gets there, rather than from the task's older head.
+func TestResumeAheadOfTheLog(t *testing.T) {
+	ts := start(t, nil)
+	ctx := testContext(t, 10*time.Second)
+	head := ts.Log.Head()
+	since := head + 10
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		ts.Log.AppendAt(head+5, []byte(`"had it"`))
+		ts.Log.AppendAt(since, []byte(`"had it too"`))
+		ts.Log.AppendAt(since+3, []byte(`"new"`))
+	}()
+	c, hello := dialHello(t, ctx, ts.URL+"?since="+strconv.FormatUint(since, 10))
+	if hello["replay"] == nil {
+		t.Fatalf("greeting %v, want a resumed greeting", hello)
+	}
+	f := readFrame(t, ctx, c)
+	if f["offset"] != strconv.FormatUint(since+3, 10) || f["message"] != "new" {
+		t.Fatalf("first frame %v, want only the message after %d", f, since)
+	}
+}
