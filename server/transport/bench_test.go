@@ -116,3 +116,42 @@ func startInMemory(b *testing.B, cfg *config.Config) (*transport.Server, *bufcon
 	b.Cleanup(func() { hs.Close() })
 	return srv, ln
 }
+
+// BenchmarkLoopbackWrite is the floor under every delivery: one write of a
+// broadcast-sized frame to a loopback TCP socket whose reader drains it on
+// another core. A server that writes each delivery with its own system call
+// cannot spend less per delivery than this on the same machine.
+func BenchmarkLoopbackWrite(b *testing.B) {
+	const conns = 500
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	servers := make([]net.Conn, conns)
+	var wg sync.WaitGroup
+	for i := range servers {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		wg.Go(func() { _, _ = io.Copy(io.Discard, c) })
+		if servers[i], err = ln.Accept(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	frame := make([]byte, 90) // a typical broadcast frame, header included
+	i := 0
+	for b.Loop() {
+		if _, err := servers[i%conns].Write(frame); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.StopTimer()
+	for _, c := range servers {
+		c.Close()
+	}
+	wg.Wait()
+}

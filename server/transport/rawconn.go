@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -22,8 +23,11 @@ type rawConn struct {
 
 	// The non-blocking write's arguments and result, under mu: passing
 	// them through fields lets one callback, bound once, serve every
-	// write instead of a closure allocated per delivery.
-	pending [][]byte
+	// write instead of a closure allocated per delivery. One frame, the
+	// usual case, goes in one; several are copied into many, because the
+	// caller's slice of them lives on its stack and must stay there.
+	one     []byte
+	many    [][]byte
 	written int
 	attempt func(fd uintptr) bool
 	ready   func(fd uintptr) bool
@@ -34,7 +38,7 @@ func newRawConn(nc net.Conn) *rawConn {
 	if sc, ok := nc.(syscall.Conn); ok {
 		r.rc, _ = sc.SyscallConn()
 	}
-	r.attempt = r.writevOnce
+	r.attempt = r.writeOnce
 	r.ready = func(fd uintptr) bool { return readable(int(fd)) }
 	return r
 }
@@ -53,9 +57,14 @@ func (r *rawConn) tryWrite(frames [][]byte) (written int, complete, held bool) {
 	for _, f := range frames {
 		total += len(f)
 	}
-	r.pending, r.written = frames, 0
+	if len(frames) == 1 {
+		r.one = frames[0]
+	} else {
+		r.many = slices.Clone(frames)
+	}
+	r.written = 0
 	_ = r.rc.Write(r.attempt)
-	r.pending = nil
+	r.one, r.many = nil, nil
 	written = r.written
 	if written > 0 && written < total {
 		return written, false, true
@@ -64,10 +73,17 @@ func (r *rawConn) tryWrite(frames [][]byte) (written int, complete, held bool) {
 	return written, written == total, false
 }
 
-// writevOnce is the RawConn callback: one gather write, and never a wait
+// writeOnce is the RawConn callback: one write, and never a wait
 // (returning false would block until the socket is writable).
-func (r *rawConn) writevOnce(fd uintptr) bool {
-	if n, err := writev(int(fd), r.pending); err == nil && n > 0 {
+func (r *rawConn) writeOnce(fd uintptr) bool {
+	var n int
+	var err error
+	if r.many != nil {
+		n, err = writev(int(fd), r.many)
+	} else {
+		n, err = write(int(fd), r.one)
+	}
+	if err == nil && n > 0 {
 		r.written = n
 	}
 	return true

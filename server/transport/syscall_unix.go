@@ -12,6 +12,9 @@ import (
 // O_NONBLOCK; EAGAIN comes back as an error with nothing written.
 func writev(fd int, frames [][]byte) (int, error) { return unix.Writev(fd, frames) }
 
+// write is writev for one frame.
+func write(fd int, frame []byte) (int, error) { return unix.Write(fd, frame) }
+
 // readable reports whether a read on fd would return at once: bytes are
 // waiting, the peer has closed, or the socket has an error. It reads
 // nothing.
