@@ -143,6 +143,11 @@ func (b *builder) environment(brk brokerSettings) []keyValue {
 		{contract.EnvDrainSpread, seconds(b.cfg.DrainSpreadSeconds)},
 		{contract.EnvShutdownTimeout, seconds(b.cfg.ShutdownTimeoutSeconds)},
 		{contract.EnvLogFormat, "json"},
+		// Go's runtime reads this: as the task nears its memory the
+		// collector works harder rather than the kernel ending the task.
+		// The tenth left over is for what the runtime does not count (the
+		// binary, thread stacks) and for the collector to work in.
+		{"GOMEMLIMIT", fmt.Sprintf("%dMiB", b.cfg.Memory*9/10)},
 	}
 	if b.cfg.FanoutMode() == FanoutRedis {
 		env = append(env,

@@ -417,6 +417,9 @@ func checkTasks(t *testing.T, r *run, cfg Config) {
 	if env[contract.EnvMetricService] != cfg.ResourceName("dev") || env[contract.EnvPingInterval] != fmt.Sprintf("%ds", cfg.PingIntervalSeconds) {
 		t.Errorf("environment %v", env)
 	}
+	if want := fmt.Sprintf("%dMiB", cfg.Memory*9/10); env["GOMEMLIMIT"] != want {
+		t.Errorf("GOMEMLIMIT=%q, want %s: 90%% of the task's %d MiB", env["GOMEMLIMIT"], want, cfg.Memory)
+	}
 	if c.Image != stacktest.Digest {
 		t.Errorf("image %q, want the pushed digest %q", c.Image, stacktest.Digest)
 	}

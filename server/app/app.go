@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -54,6 +55,7 @@ func Main(stop context.Context, args []string, lookup func(string) (string, bool
 		return probe(stop, cfg.Addr, stderr)
 	}
 	logger := cfg.Logger(stderr)
+	debug.SetGCPercent(cfg.GCPercent)
 	if cfg.TaskMetadataURI != "" && cfg.StopPollInterval > 0 {
 		var cancel context.CancelFunc
 		stop, cancel = context.WithCancel(stop)

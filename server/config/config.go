@@ -36,6 +36,7 @@ type Config struct {
 	RateLimit         float64
 	RateBurst         int
 	MaxConnections    int
+	GCPercent         int // -1: collection off
 	AllowedOrigins    []string
 	HistorySize       int
 	DrainDelay        time.Duration
@@ -82,6 +83,7 @@ func Keys() []Key {
 		{"RATE_LIMIT", "50", "Messages per second one client may send, sustained (token bucket); 0 turns the limit off.", nonNegativeFloat(func(c *Config) *float64 { return &c.RateLimit })},
 		{"RATE_BURST", "100", "Token bucket size: messages a client may send at once above RATE_LIMIT.", intField(func(c *Config) *int { return &c.RateBurst }, 1, 1<<20)},
 		{"MAX_CONNECTIONS", "50000", "Open WebSockets this process accepts; beyond it upgrades get 503.", intField(func(c *Config) *int { return &c.MaxConnections }, 1, 10_000_000)},
+		{"GOGC", "50", "Garbage collector target, read as Go reads it (a percentage, or off). Go's default is 100; an idle connection's memory is long-lived, and 50 keeps half as much garbage beside it (hold 10k: 8.5 -> 7.3 KiB per connection) at no CPU cost measurable in churn or throughput.", gcPercent},
 		{contract.EnvAllowedOrigins, "", "Comma-separated origin host patterns (path.Match syntax, e.g. example.com,*.example.com) allowed besides the request's own host. Clients that send no Origin (non-browsers) are always allowed.", origins},
 		{"HISTORY_SIZE", "1024", "Recent messages kept in memory so a reconnecting client can resume from its last offset.", intField(func(c *Config) *int { return &c.HistorySize }, 1, 1<<24)},
 		{contract.EnvDrainDelay, sec(contract.DefaultDrainDelaySeconds), "After SIGTERM, how long the server keeps its clients while reporting unhealthy, so the load balancer stops routing to it.", nonNegativeDuration(func(c *Config) *time.Duration { return &c.DrainDelay })},
@@ -272,6 +274,14 @@ func intField(field func(*Config) *int, lo, hi int) func(*Config, string) error 
 		*field(c) = int(n)
 		return err
 	}
+}
+
+func gcPercent(c *Config, v string) error {
+	if v == "off" {
+		c.GCPercent = -1
+		return nil
+	}
+	return intField(func(c *Config) *int { return &c.GCPercent }, 1, 100_000)(c, v)
 }
 
 func nonNegativeFloat(field func(*Config) *float64) func(*Config, string) error {

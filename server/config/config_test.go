@@ -63,6 +63,8 @@ func TestInvalidValuesNameTheKey(t *testing.T) {
 		{"RATE_LIMIT", "NaN"},
 		{"RATE_BURST", "lots"},
 		{"MAX_CONNECTIONS", "0"},
+		{"GOGC", "0"},
+		{"GOGC", "fast"},
 		{"ALLOWED_ORIGINS", "*"},
 		{"ALLOWED_ORIGINS", "https://example.com"},
 		{"ALLOWED_ORIGINS", "[bad"},
@@ -90,6 +92,30 @@ func TestInvalidValuesNameTheKey(t *testing.T) {
 				t.Fatalf("error %q names %s, want %s with a reason", err, ce.Key, tt.key)
 			}
 		})
+	}
+}
+
+func TestGOGC(t *testing.T) {
+	tests := []struct {
+		value string // "" leaves GOGC unset
+		want  int
+	}{
+		{"", 50},
+		{"100", 100},
+		{"off", -1},
+	}
+	for _, tt := range tests {
+		vars := map[string]string{}
+		if tt.value != "" {
+			vars["GOGC"] = tt.value
+		}
+		c, err := config.Load(env(vars), nil, io.Discard)
+		if err != nil {
+			t.Fatalf("GOGC=%q: %v", tt.value, err)
+		}
+		if c.GCPercent != tt.want {
+			t.Errorf("GOGC=%q: GCPercent %d, want %d", tt.value, c.GCPercent, tt.want)
+		}
 	}
 }
 
