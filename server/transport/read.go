@@ -29,8 +29,8 @@ const (
 // life here, and a goroutine blocked here needs about 1 KiB of stack where
 // one blocked in the library's Read needs over 2 KiB, so its stack stays at
 // the 2 KiB minimum rather than growing to 4 KiB. Pongs, the only frames an
-// idle client sends, are taken here; anything else goes to read on a new
-// goroutine, and this one ends.
+// idle client sends, are taken here; for anything else this goroutine
+// becomes the reader of one message, and a new await takes over after it.
 func (c *client) await() {
 	fill := false
 	for {
@@ -39,7 +39,7 @@ func (c *client) await() {
 			c.end(net.ErrClosed)
 			return
 		case headMessage:
-			go c.read()
+			c.read()
 			return
 		}
 		if err := c.raw.waitReadable(); err != nil {
