@@ -50,6 +50,15 @@ type ScenarioReport struct {
 	Interrupted int `json:"interrupted,omitempty"`
 }
 
+// GoalResult is one Goal against this run's medians.
+type GoalResult struct {
+	Goal
+	// Value is what the goal is checked against (Go's median, or Go over
+	// Node); nil when the run lacks it.
+	Value *float64 `json:"value,omitempty"`
+	Met   bool     `json:"met"`
+}
+
 // Report is everything REPORT.md and results.json show.
 type Report struct {
 	// Meta holds what bench/run.sh recorded about the machine and the run:
@@ -57,6 +66,8 @@ type Report struct {
 	// QUICK, TARGETS and the like.
 	Meta      map[string]string `json:"meta"`
 	Scenarios []ScenarioReport  `json:"scenarios"`
+	// Goals says, target by target, whether this run met it.
+	Goals []GoalResult `json:"goals"`
 	// Servers maps a target to the command line that started it.
 	Servers map[string]string `json:"servers"`
 	GoBench string            `json:"go_bench,omitempty"`
@@ -130,7 +141,39 @@ func Build(dir string) (*Report, error) {
 		}
 		rep.Scenarios = append(rep.Scenarios, sr)
 	}
+	for _, g := range Goals() {
+		rep.Goals = append(rep.Goals, rep.check(g))
+	}
 	return rep, nil
+}
+
+// check finds the number g is about and compares it with the bound.
+func (rep *Report) check(g Goal) GoalResult {
+	res := GoalResult{Goal: g}
+	for _, sc := range rep.Scenarios {
+		if sc.Name != g.Scenario {
+			continue
+		}
+		for _, row := range sc.Rows {
+			if row.Metric != g.Metric {
+				continue
+			}
+			switch {
+			case g.Ratio:
+				res.Value = row.Ratio
+			case row.Go != nil:
+				res.Value = &row.Go.Median
+			}
+		}
+	}
+	switch v := res.Value; {
+	case v == nil:
+	case g.AtMost:
+		res.Met = *v <= g.Bound
+	default:
+		res.Met = *v >= g.Bound
+	}
+	return res
 }
 
 // stat is the median of m over the runs that measured it.
@@ -238,6 +281,7 @@ func Render(w io.Writer, tmpl string, rep *Report) error {
 		"num":   formatNum,
 		"ratio": formatRatio,
 		"stat":  formatStat,
+		"goal":  formatGoalValue,
 		"kinds": func(m map[string]int64) string {
 			keys := make([]string, 0, len(m))
 			for k := range m {
@@ -289,6 +333,17 @@ func formatRatio(r *float64) string {
 		return "—"
 	}
 	return strconv.FormatFloat(*r, 'f', 2, 64) + "x"
+}
+
+// formatGoalValue prints what a goal was checked against.
+func formatGoalValue(g GoalResult) string {
+	switch {
+	case g.Value == nil:
+		return "not measured"
+	case g.Ratio:
+		return formatRatio(g.Value) + " Node"
+	}
+	return formatNum(*g.Value)
 }
 
 // Main is `loadgen report`: it builds the report from -dir and writes the

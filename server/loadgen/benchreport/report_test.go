@@ -115,12 +115,62 @@ func TestRenderWithTheBenchTemplate(t *testing.T) {
 		"- go: `loadgen churn A`",
 		"BenchmarkBroadcast-2",
 		"| projected connections per 2 GiB task (memory only) | — | 204858 | — |",
+		"| churn, 32 workers: at least 2x Node's | 2.67x Node | yes |",
+		"| RSS per idle connection, 10k held: at most 8 KiB (must: 12) | not measured | **no** |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
 	}
 }
+
+// The fixture has churn for both targets (Go 200/s over Node 75/s) and the
+// 10k hold for Node only.
+func TestGoals(t *testing.T) {
+	rep, err := Build(fixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]GoalResult{}
+	for _, g := range rep.Goals {
+		got[g.Scenario+"/"+g.Metric] = g
+	}
+	if len(rep.Goals) != len(Goals()) {
+		t.Fatalf("%d goal results, want one per goal (%d)", len(rep.Goals), len(Goals()))
+	}
+	tests := []struct {
+		key   string
+		value *float64 // nil: not measured
+		met   bool
+	}{
+		{"churn/connections per second", ptr(200.0 / 75), true},   // at least 2x
+		{"hold10k/server RSS growth per connection", nil, false},  // Go not run
+		{"throughput/deliveries per second", nil, false},          // not run at all
+		{"fanout5k/server CPU per delivered message", nil, false}, // not run at all
+		{"holdmax/projected connections per 2 GiB task (memory only)", nil, false},
+	}
+	for _, tt := range tests {
+		g, ok := got[tt.key]
+		switch {
+		case !ok:
+			t.Errorf("%s: no goal", tt.key)
+		case (g.Value == nil) != (tt.value == nil) || g.Value != nil && *g.Value != *tt.value || g.Met != tt.met:
+			t.Errorf("%s: value %v met %v, want %v %v", tt.key, g.Value, g.Met, tt.value, tt.met)
+		}
+	}
+	// Each bound's direction, on made-up values either side of it.
+	for _, g := range Goals() {
+		below, above := g.Bound*0.9, g.Bound*1.1
+		for v, want := range map[float64]bool{below: g.AtMost, above: !g.AtMost, g.Bound: true} {
+			rep := &Report{Scenarios: []ScenarioReport{{Name: g.Scenario, Rows: []Row{{Metric: g.Metric, Go: &Stat{Median: v}, Ratio: ptr(v)}}}}}
+			if r := rep.check(g); r.Met != want {
+				t.Errorf("%s at %v: met %v, want %v", g.Name, v, r.Met, want)
+			}
+		}
+	}
+}
+
+func ptr(v float64) *float64 { return &v }
 
 func TestFormatNum(t *testing.T) {
 	for in, want := range map[float64]string{0: "0", 0.001234: "0.00123", 1.234: "1.23", 12.34: "12.3", 1234.4: "1234", -5: "-5.00"} {

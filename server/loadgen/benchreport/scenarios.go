@@ -127,3 +127,31 @@ func projectPerTask(r *loadgen.Result) (float64, bool) {
 	}
 	return float64(TaskMemoryKiB-r.Server.Before.RSSKiB) / r.Server.KiBPerConn, true
 }
+
+// Goal is one target the server is held to, checked against the medians of
+// one metric of one scenario. Most are ratios to the Node server measured
+// in the same run, because absolute figures move severalfold between
+// machines of the same kind.
+type Goal struct {
+	Name     string
+	Scenario string // a Scenario.Name
+	Metric   string // a Metric.Name of that scenario
+	// Ratio applies Bound to Go's median over Node's rather than to Go's.
+	Ratio bool
+	// AtMost is true when the number must not exceed Bound, false when it
+	// must reach it.
+	AtMost bool
+	Bound  float64
+}
+
+// Goals are the targets of the performance issue (#6).
+func Goals() []Goal {
+	return []Goal{
+		{"RSS per idle connection, 10k held: at most 8 KiB (must: 12)", "hold10k", "server RSS growth per connection", false, true, 8},
+		{"fan-out 5k x 10/s, latency p99: at most 1/3 of Node's", "fanout5k", "latency p99", true, true, 1.0 / 3},
+		{"fan-out 5k x 10/s, server CPU per delivery: at most 1/2 of Node's (3.5 µs against 7.0 where the issue measured)", "fanout5k", "server CPU per delivered message", true, true, 0.5},
+		{"throughput, 100 closed-loop clients: at least 1.5x Node's", "throughput", "deliveries per second", true, false, 1.5},
+		{"churn, 32 workers: at least 2x Node's", "churn", "connections per second", true, false, 2},
+		{"idle connections per 2 GiB task, projected from ~19k held: at least 150,000", "holdmax", "projected connections per 2 GiB task (memory only)", false, false, 150_000},
+	}
+}
