@@ -171,11 +171,10 @@ func (d *rawDialer) newWorker(ctx context.Context) *rawWorker {
 // dialer.connect does.
 func (w *rawWorker) connect() (time.Duration, error) {
 	start := time.Now()
-	err := w.connectAt(start)
-	if err != nil {
+	if err := w.connectAt(start); err != nil {
 		w.drop()
-		if err := w.stopped(); err != nil {
-			return 0, err
+		if stop := w.stopped(); stop != nil {
+			return 0, stop
 		}
 		return 0, err
 	}
