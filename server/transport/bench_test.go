@@ -119,10 +119,16 @@ func startInMemory(b *testing.B, cfg *config.Config) (*transport.Server, *bufcon
 
 // BenchmarkLoopbackWrite is the floor under every delivery: one write of a
 // broadcast-sized frame to a loopback TCP socket whose reader drains it on
-// another core. A server that writes each delivery with its own system call
-// cannot spend less per delivery than this on the same machine.
+// another core, round-robin over as many sockets as a fan-out has clients.
+// A server that writes each delivery with its own system call cannot spend
+// less per delivery than this on the same machine.
 func BenchmarkLoopbackWrite(b *testing.B) {
-	const conns = 500
+	for _, n := range []int{500, 5_000} {
+		b.Run(fmt.Sprintf("sockets=%d", n), func(b *testing.B) { benchmarkLoopbackWrite(b, n) })
+	}
+}
+
+func benchmarkLoopbackWrite(b *testing.B, conns int) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
