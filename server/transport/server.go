@@ -210,7 +210,7 @@ type leanHijack struct {
 // split over two Writes could have a broadcast written into its middle.
 const (
 	readBuffer  = 256
-	writeBuffer = 256
+	writeBuffer = 128
 )
 
 func (w *leanHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
