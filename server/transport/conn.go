@@ -97,11 +97,14 @@ func (c *client) start(resume bool) {
 	if !c.srv.log.Park(c.cursor, c.waiter) {
 		go c.writeLoop() // a resume's replay, or broadcasts since the upgrade
 	}
-	if c.pipelined {
+	switch {
+	case !c.raw.canWait():
+		go c.readAll()
+	case c.pipelined:
 		go c.read()
-		return
+	default:
+		go c.await()
 	}
-	go c.await()
 }
 
 // end tears the connection down once reading is over; it runs exactly once.
@@ -131,9 +134,6 @@ func (c *client) log(level slog.Level, msg string, args ...any) {
 func (c *client) resume() (hello []byte, failed string) {
 	s := c.srv
 	_, behind, res := s.log.Read(c.cursor, nil) // no entries, just the count
-	if res == hub.Unknown && c.catchUp() {
-		_, behind, res = s.log.Read(c.cursor, nil)
-	}
 	switch res {
 	case hub.Ready:
 		s.metrics.ResumedMessages.Add(float64(behind))
@@ -146,27 +146,6 @@ func (c *client) resume() (hello []byte, failed string) {
 	s.metrics.FailedRecoveries.Inc()
 	c.cursor = s.log.Head()
 	return protocol.Hello(), failed
-}
-
-// resumeCatchUp bounds how long a resuming client whose offset is ahead of
-// this task's log waits for the log to get there. Every task follows the
-// same Redis stream, some a few milliseconds behind others, so a client
-// that moves from a task ahead to one behind brings an offset this log has
-// not reached yet; starting it from this log's head would hand it again
-// what it already has.
-const resumeCatchUp = 2 * time.Second
-
-// catchUp waits, at most resumeCatchUp, until the log has reached the
-// client's offset, and reports whether it did.
-func (c *client) catchUp() bool {
-	deadline := time.Now().Add(resumeCatchUp)
-	for c.srv.log.Head() < c.cursor {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return true
 }
 
 // write sends one JSON message to this client alone.

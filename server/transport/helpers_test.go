@@ -42,6 +42,12 @@ func defaultConfig(t testing.TB) *config.Config {
 // start runs a server with the default config as changed by tune.
 func start(t testing.TB, tune func(*config.Config)) *testServer {
 	t.Helper()
+	return startOn(t, tune, func(l net.Listener) net.Listener { return smallBuffers{l} })
+}
+
+// startOn is start with the listener wrapped by wrap.
+func startOn(t testing.TB, tune func(*config.Config), wrap func(net.Listener) net.Listener) *testServer {
+	t.Helper()
 	cfg := defaultConfig(t)
 	if tune != nil {
 		tune(cfg)
@@ -51,7 +57,7 @@ func start(t testing.TB, tune func(*config.Config)) *testServer {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := transport.New(cfg, log, log, m, logger)
 	hs := httptest.NewUnstartedServer(srv.Handler())
-	hs.Listener = smallBuffers{hs.Listener}
+	hs.Listener = wrap(hs.Listener)
 	hs.Start()
 	ctx, cancel := context.WithCancel(context.Background())
 	go srv.Run(ctx)

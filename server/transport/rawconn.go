@@ -122,15 +122,15 @@ func (r *rawConn) writeRest(timeout time.Duration, frames [][]byte, held bool) e
 
 var errTimeout = errors.New("write timed out")
 
+// canWait reports whether waitReadable works here: the connection is a
+// plain socket and the platform can look at it without reading.
+func (r *rawConn) canWait() bool { return r.rc != nil && canPeek }
+
 // waitReadable blocks until a read would return at once, without reading.
 // Its stack is a handful of small runtime frames, which is the point: an
 // idle connection's goroutine waits here rather than deep in the library.
-func (r *rawConn) waitReadable() error {
-	if r.rc == nil {
-		return nil
-	}
-	return r.rc.Read(r.ready)
-}
+// Only for connections that canWait.
+func (r *rawConn) waitReadable() error { return r.rc.Read(r.ready) }
 
 // unwritten returns what remains of frames after the first n bytes.
 func unwritten(frames [][]byte, n int) [][]byte {

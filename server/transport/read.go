@@ -91,6 +91,17 @@ func (c *client) read() {
 	go c.await()
 }
 
+// readAll reads with the library until the connection ends, for a socket
+// whose readiness await cannot watch.
+func (c *client) readAll() {
+	for {
+		if err := c.handle(); err != nil {
+			c.end(err)
+			return
+		}
+	}
+}
+
 // handle reads one message and acts on it. Nothing on a connection takes a
 // cancellable context: closing the connection is what stops every read,
 // write and ping, and a cancellable parent would cost each idle connection

@@ -1,11 +1,17 @@
 package transport_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/wsfargate/websocket-service/server/config"
 	"github.com/wsfargate/websocket-service/server/internal/rawws"
@@ -91,5 +97,96 @@ func TestPongsAndMessagesSplitAcrossWrites(t *testing.T) {
 		if err := json.Unmarshal([]byte(rawws.ReadText(t, br)), &f); err != nil || f.Message != fmt.Sprintf("m%d", i) {
 			t.Fatalf("broadcast %d: %+v %v", i, f, err)
 		}
+	}
+}
+
+// A close handshake that the peer never answers lasts seconds; dropping
+// that client for a missed pong must not hold up everyone else's pings.
+func TestPingsGoOnWhileAClientCloses(t *testing.T) {
+	ts := start(t, func(c *config.Config) { c.PingInterval, c.PingTimeout = 200*time.Millisecond, 50*time.Millisecond })
+	ctx := testContext(t, 20*time.Second)
+	// A binary frame makes the server close with 1003; this client never
+	// reads, so it answers neither that close frame nor any ping.
+	silent := dial(t, ctx, ts.URL)
+	if err := silent.Write(ctx, websocket.MessageBinary, []byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var pings []time.Time
+	healthy, _, err := websocket.Dial(ctx, ts.URL, &websocket.DialOptions{
+		OnPingReceived: func(context.Context, []byte) bool {
+			mu.Lock()
+			pings = append(pings, time.Now())
+			mu.Unlock()
+			return true
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer healthy.CloseNow()
+	discard(ctx, healthy) // reading answers pings
+
+	time.Sleep(2 * time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	gap := time.Duration(0)
+	for i := 1; i < len(pings); i++ {
+		gap = max(gap, pings[i].Sub(pings[i-1]))
+	}
+	if len(pings) < 5 || gap > time.Second {
+		t.Fatalf("%d pings in 2 s at a 200ms interval, longest gap %v: the sweep stalled", len(pings), gap)
+	}
+}
+
+// A resuming client ahead of the log is held before the upgrade while the
+// log catches up, not pinged while nothing reads its socket.
+func TestCatchUpDoesNotCostTheClientItsPongs(t *testing.T) {
+	ts := start(t, func(c *config.Config) { c.PingInterval, c.PingTimeout = 400*time.Millisecond, 300*time.Millisecond })
+	ctx := testContext(t, 10*time.Second)
+	ahead := strconv.FormatUint(ts.Log.Head()+1_000_000, 10) // never reached
+	c, hello := dialHello(t, ctx, ts.URL+"?since="+ahead)
+	if _, ok := hello["replay"]; ok {
+		t.Fatalf("greeting %v promises a replay", hello)
+	}
+	if f := readFrame(t, ctx, c); f["error"] == nil {
+		t.Fatalf("got %v, want recovery_failed", f)
+	}
+	discard(ctx, c) // reading answers pings
+	time.Sleep(time.Second)
+	if n := ts.Connections(); n != 1 {
+		t.Fatalf("%d connections, want the resumed client still there", n)
+	}
+}
+
+// plainConns hides the socket behind a plain net.Conn, as a TLS or
+// PROXY-protocol listener would: the server cannot watch its readiness.
+type plainConns struct{ net.Listener }
+
+func (l plainConns) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return struct{ net.Conn }{c}, nil
+}
+
+// Without readiness to watch, the library reads; broadcasts flow and a
+// server close goes out at once.
+func TestConnectionWithoutASocket(t *testing.T) {
+	ts := startOn(t, nil, func(l net.Listener) net.Listener { return plainConns{l} })
+	ctx := testContext(t, 10*time.Second)
+	c := dial(t, ctx, ts.URL)
+	send(t, ctx, c, `"hi"`)
+	if f := readFrame(t, ctx, c); f["message"] != "hi" {
+		t.Fatalf("got %v, want the broadcast", f)
+	}
+	start := time.Now()
+	go func() { _ = ts.CloseAll(ctx, 0) }()
+	if code, _ := closeStatus(t, ctx, c); code != websocket.StatusGoingAway {
+		t.Fatalf("close code %v, want 1001", code)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("the close took %v", d)
 	}
 }

@@ -109,7 +109,9 @@ func (s *Server) Run(ctx context.Context) {
 		}
 		for _, c := range pinged {
 			if c.awaitingPong.Load() && !c.over.Load() {
-				c.drop("ping timeout: no pong within PING_TIMEOUT")
+				// Dropping waits for a close handshake already under way
+				// on this client, for seconds; the sweep must not.
+				go c.drop("ping timeout: no pong within PING_TIMEOUT")
 			}
 		}
 		clear(pinged) // let the clients that left be collected
@@ -152,6 +154,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		cursor, resume = since, true
+		s.catchUp(since)
 	}
 	if s.open.Add(1) > int64(s.cfg.MaxConnections) {
 		s.open.Add(-1)
@@ -187,6 +190,24 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.start(resume)
+}
+
+// resumeCatchUp bounds how long a resuming client whose offset is ahead of
+// this task's log waits for the log to get there. Every task follows the
+// same Redis stream, some a few milliseconds behind others, so a client
+// that moves from a task ahead to one behind brings an offset this log has
+// not reached yet; starting it from this log's head would hand it again
+// what it already has.
+const resumeCatchUp = 2 * time.Second
+
+// catchUp waits, at most resumeCatchUp, until the log has reached offset.
+// It runs before the upgrade, while the client is not yet pinged and
+// nothing is expected of it.
+func (s *Server) catchUp(offset uint64) {
+	deadline := time.Now().Add(resumeCatchUp)
+	for s.log.Head() < offset && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // leanHijack takes over the connection from net/http for coder/websocket,

@@ -9,6 +9,8 @@ func writev(int, [][]byte) (int, error) { return 0, errors.ErrUnsupported }
 
 func write(int, []byte) (int, error) { return 0, errors.ErrUnsupported }
 
-// readable cannot look without reading here, so it says yes and the
-// library's reader does the waiting.
+// canPeek says readable does not work here: every connection is read by
+// the library's blocking reader.
+const canPeek = false
+
 func readable(int) bool { return true }
