@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 )
@@ -54,16 +53,9 @@ func (r *runner) churn(ctx context.Context, res *Result) error {
 // closes; it reports whether the connect succeeded.
 func (r *runner) churnCycle(cw *rawWorker, shard int) bool {
 	took, err := cw.connect()
-	if err != nil {
-		var de *dialError
-		if errors.As(err, &de) {
-			r.fail(de.kind)
-		}
+	if !r.counted(shard, took, err) {
 		return false
 	}
-	r.connLat.record(shard, took)
-	r.m.Connects.Add(1)
-	r.m.Open.Add(1)
 	cw.closeConn()
 	r.m.Open.Add(-1)
 	return true

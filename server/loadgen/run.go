@@ -106,17 +106,27 @@ func (r *runner) fail(kind string) {
 // after counting the failure, or when ctx is done.
 func (r *runner) connect(ctx context.Context, shard int) *websocket.Conn {
 	c, took, err := r.d.connect(ctx)
+	if !r.counted(shard, took, err) {
+		return nil
+	}
+	return c
+}
+
+// counted records one connect: the kind of its failure, or its latency and
+// one more open connection. It reports whether the connect succeeded; a
+// stop (ctx done) is neither counted nor a success.
+func (r *runner) counted(shard int, took time.Duration, err error) bool {
 	if err != nil {
 		var de *dialError
 		if errors.As(err, &de) {
 			r.fail(de.kind)
 		}
-		return nil
+		return false
 	}
 	r.connLat.record(shard, took)
 	r.m.Connects.Add(1)
 	r.m.Open.Add(1)
-	return c
+	return true
 }
 
 // readFailed counts how an established connection ended, unless the run
