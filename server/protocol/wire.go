@@ -36,18 +36,43 @@ func TextFrame(msg []byte) []byte {
 // PingFrame returns an unmasked ping frame with no payload.
 func PingFrame() []byte { return []byte{0x80 | 0x9, 0} }
 
-// PongSize returns the length of the client's pong frame whose header
-// starts head, or 0 when head does not start a final, masked pong with a
-// legal control payload (at most 125 bytes). Anything else is left to a
-// full frame reader, which answers protocol errors properly.
-func PongSize(head []byte) int {
-	const finPong, masked = 0x80 | 0xA, 0x80
-	if len(head) < 2 || head[0] != finPong || head[1]&masked == 0 {
-		return 0
+// Opcodes of the control frames a client may send between messages.
+const (
+	OpPing = 0x9
+	OpPong = 0xA
+)
+
+// ClientControl reads the head of a client's frame. For a final, masked
+// ping or pong with a legal control payload (at most 125 bytes) it returns
+// the opcode and the frame's whole length; for anything else, 0 and 0:
+// that is left to a full frame reader, which answers protocol errors
+// properly.
+func ClientControl(head []byte) (op byte, size int) {
+	const fin, masked = 0x80, 0x80
+	if len(head) < 2 || head[1]&masked == 0 {
+		return 0, 0
+	}
+	switch head[0] {
+	case fin | OpPing, fin | OpPong:
+	default:
+		return 0, 0
 	}
 	n := int(head[1] &^ masked)
 	if n > 125 {
-		return 0
+		return 0, 0
 	}
-	return 2 + 4 + n // header, masking key, payload
+	return head[0] &^ fin, 2 + 4 + n // header, masking key, payload
+}
+
+// PongFor returns the unmasked pong answering ping, a complete frame for
+// which ClientControl returned OpPing: it carries the ping's payload back,
+// as RFC 6455 requires.
+func PongFor(ping []byte) []byte {
+	key, payload := ping[2:6], ping[6:]
+	pong := make([]byte, 2, 2+len(payload))
+	pong[0], pong[1] = 0x80|OpPong, byte(len(payload))
+	for i, b := range payload {
+		pong = append(pong, b^key[i%4])
+	}
+	return pong
 }

@@ -59,29 +59,45 @@ func FuzzTextFrame(f *testing.F) {
 	})
 }
 
-func TestPongSize(t *testing.T) {
+func TestClientControl(t *testing.T) {
 	tests := []struct {
 		name string
 		head []byte
-		want int
+		op   byte
+		size int
 	}{
-		{"empty masked pong", []byte{0x8A, 0x80}, 6},
-		{"pong with the longest control payload", []byte{0x8A, 0x80 | 125}, 131},
-		{"too short to tell", []byte{0x8A}, 0},
-		{"unmasked pong is a protocol error", []byte{0x8A, 0x00}, 0},
-		{"control payload over 125", []byte{0x8A, 0x80 | 126}, 0},
-		{"fragmented pong is a protocol error", []byte{0x0A, 0x80}, 0},
-		{"reserved bit set", []byte{0x8A | 0x40, 0x80}, 0},
-		{"ping is not a pong", []byte{0x89, 0x80}, 0},
-		{"text frame", []byte{0x81, 0x85}, 0},
-		{"close frame", []byte{0x88, 0x82}, 0},
+		{"empty masked pong", []byte{0x8A, 0x80}, protocol.OpPong, 6},
+		{"pong with the longest control payload", []byte{0x8A, 0x80 | 125}, protocol.OpPong, 131},
+		{"masked ping", []byte{0x89, 0x80 | 3}, protocol.OpPing, 9},
+		{"too short to tell", []byte{0x8A}, 0, 0},
+		{"unmasked pong is a protocol error", []byte{0x8A, 0x00}, 0, 0},
+		{"unmasked ping is a protocol error", []byte{0x89, 0x03}, 0, 0},
+		{"control payload over 125", []byte{0x89, 0x80 | 126}, 0, 0},
+		{"fragmented pong is a protocol error", []byte{0x0A, 0x80}, 0, 0},
+		{"reserved bit set", []byte{0x8A | 0x40, 0x80}, 0, 0},
+		{"text frame", []byte{0x81, 0x85}, 0, 0},
+		{"close frame", []byte{0x88, 0x82}, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := protocol.PongSize(tt.head); got != tt.want {
-				t.Errorf("PongSize(% x) = %d, want %d", tt.head, got, tt.want)
+			if op, size := protocol.ClientControl(tt.head); op != tt.op || size != tt.size {
+				t.Errorf("ClientControl(% x) = %#x, %d; want %#x, %d", tt.head, op, size, tt.op, tt.size)
 			}
 		})
+	}
+}
+
+func TestPongFor(t *testing.T) {
+	key := []byte{1, 2, 3, 4}
+	ping := []byte{0x89, 0x80 | 5, key[0], key[1], key[2], key[3]}
+	for i, b := range []byte("hello") {
+		ping = append(ping, b^key[i%4])
+	}
+	if got, want := protocol.PongFor(ping), append([]byte{0x8A, 5}, "hello"...); !bytes.Equal(got, want) {
+		t.Errorf("PongFor = % x, want % x", got, want)
+	}
+	if got := protocol.PongFor([]byte{0x89, 0x80, 9, 9, 9, 9}); !bytes.Equal(got, []byte{0x8A, 0}) {
+		t.Errorf("PongFor(empty ping) = % x, want 8a 00", got)
 	}
 }
 

@@ -28,8 +28,8 @@ const batchSize = 16
 
 // client is one WebSocket connection. Reading takes no goroutine deep in
 // the library while the client is quiet: await waits for the socket to be
-// readable with a small stack, takes pongs itself and hands anything else
-// to read, which reads one message with the library (see read.go).
+// readable with a small stack and takes pings and pongs itself; anything
+// else it reads, one message at a time, with the library (see read.go).
 // Writing needs no goroutine of its own while the client keeps up: when a
 // broadcast arrives the log wakes the parked client, which writes what is
 // pending with one non-blocking writev and parks again (wake). Only a

@@ -28,8 +28,8 @@ const (
 // await waits for the client's next frame. An idle connection spends its
 // life here, and a goroutine blocked here needs about 1 KiB of stack where
 // one blocked in the library's Read needs over 2 KiB, so its stack stays at
-// the 2 KiB minimum rather than growing to 4 KiB. Pongs, the only frames an
-// idle client sends, are taken here; for anything else this goroutine
+// the 2 KiB minimum rather than growing to 4 KiB. Pings and pongs, the only
+// frames an idle client sends, are taken here; for anything else this goroutine
 // becomes the reader of one message, and a new await takes over after it.
 func (c *client) await() {
 	fill := false
@@ -50,8 +50,8 @@ func (c *client) await() {
 	}
 }
 
-// scan takes the complete pongs at the head of the buffered input and
-// reports what follows. It never blocks: it reads the socket only when fill
+// scan takes the complete pings and pongs at the head of the buffered
+// input and reports what follows. It never blocks: it reads the socket only when fill
 // says the socket is readable, and then reads what is there.
 func (c *client) scan(fill bool) head {
 	c.gate.Lock()
@@ -70,14 +70,27 @@ func (c *client) scan(fill bool) head {
 			return headEmpty
 		}
 		h, _ := c.br.Peek(min(n, 2))
-		size := protocol.PongSize(h)
+		op, size := protocol.ClientControl(h)
 		if size == 0 || size > n {
-			// Not a pong, or one not all here yet: the library reads it,
-			// blocking as long as it takes.
+			// Not a ping or pong, or one not all here yet: the library
+			// reads it, blocking as long as it takes.
 			return headMessage
 		}
+		if op == protocol.OpPing {
+			frame, _ := c.br.Peek(size)
+			go c.answer(protocol.PongFor(frame))
+		} else {
+			c.awaitingPong.Store(false)
+		}
 		_, _ = c.br.Discard(size)
-		c.awaitingPong.Store(false)
+	}
+}
+
+// answer writes the pong for a client's ping, on a goroutine of its own so
+// that await's stack stays small.
+func (c *client) answer(pong []byte) {
+	if err := c.raw.writeFrames(c.srv.cfg.WriteTimeout, pong); err != nil {
+		c.writeFailed(err)
 	}
 }
 

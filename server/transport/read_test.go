@@ -100,6 +100,31 @@ func TestPongsAndMessagesSplitAcrossWrites(t *testing.T) {
 	}
 }
 
+// A client's ping between messages is answered with its payload, and the
+// connection carries on.
+func TestClientPingAnswered(t *testing.T) {
+	ts := start(t, nil)
+	nc, br := rawws.Dial(t, strings.TrimPrefix(ts.HTTP, "http://"), nil)
+	if got := rawws.ReadText(t, br); got != `{"connection":"ok"}` {
+		t.Fatalf("first frame %s, want the greeting", got)
+	}
+	for _, payload := range []string{"", "beat 1", strings.Repeat("p", 125)} {
+		if _, err := nc.Write(rawws.Masked(0x9, payload)); err != nil {
+			t.Fatal(err)
+		}
+		if op, got := rawws.ReadFrame(t, br); op != 0xA || got != payload {
+			t.Fatalf("answer to a ping with %q: opcode %#x payload %q, want a pong with the same payload", payload, op, got)
+		}
+	}
+	if _, err := nc.Write(rawws.MaskedText(`"after"`)); err != nil {
+		t.Fatal(err)
+	}
+	var f struct{ Message string }
+	if err := json.Unmarshal([]byte(rawws.ReadText(t, br)), &f); err != nil || f.Message != "after" {
+		t.Fatalf("broadcast after the pings: %+v %v", f, err)
+	}
+}
+
 // A close handshake that the peer never answers lasts seconds; dropping
 // that client for a missed pong must not hold up everyone else's pings.
 func TestPingsGoOnWhileAClientCloses(t *testing.T) {

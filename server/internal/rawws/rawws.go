@@ -39,30 +39,44 @@ func Dial(t testing.TB, hostport string, extra []byte) (net.Conn, *bufio.Reader)
 	return nc, br
 }
 
-// MaskedText frames msg as a client must: masked (with key 1 2 3 4). msg
-// must be shorter than 126 bytes.
-func MaskedText(msg string) []byte {
+// Masked frames payload as a final frame of opcode op the way a client
+// must: masked (with key 1 2 3 4). payload must be shorter than 126 bytes.
+func Masked(op byte, payload string) []byte {
 	key := [4]byte{1, 2, 3, 4}
-	f := []byte{0x81, 0x80 | byte(len(msg)), key[0], key[1], key[2], key[3]}
-	for i := range len(msg) {
-		f = append(f, msg[i]^key[i%4])
+	f := []byte{0x80 | op, 0x80 | byte(len(payload)), key[0], key[1], key[2], key[3]}
+	for i := range len(payload) {
+		f = append(f, payload[i]^key[i%4])
 	}
 	return f
 }
 
-// ReadText reads one unmasked text frame shorter than 126 bytes.
-func ReadText(t testing.TB, br *bufio.Reader) string {
+// MaskedText frames msg as a client's text frame.
+func MaskedText(msg string) []byte { return Masked(0x1, msg) }
+
+// ReadFrame reads one final, unmasked frame shorter than 126 bytes and
+// returns its opcode and payload.
+func ReadFrame(t testing.TB, br *bufio.Reader) (op byte, payload string) {
 	t.Helper()
 	var h [2]byte
 	if _, err := io.ReadFull(br, h[:]); err != nil {
 		t.Fatal(err)
 	}
-	if h[0] != 0x81 || h[1] >= 126 {
-		t.Fatalf("frame header % x, want a short text frame", h)
+	if h[0]&0xF0 != 0x80 || h[1] >= 126 {
+		t.Fatalf("frame header % x, want a short, final, unmasked frame", h)
 	}
 	b := make([]byte, h[1])
 	if _, err := io.ReadFull(br, b); err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
+	return h[0] & 0x0F, string(b)
+}
+
+// ReadText reads one text frame shorter than 126 bytes.
+func ReadText(t testing.TB, br *bufio.Reader) string {
+	t.Helper()
+	op, payload := ReadFrame(t, br)
+	if op != 0x1 {
+		t.Fatalf("opcode %#x, want a text frame", op)
+	}
+	return payload
 }
