@@ -1,12 +1,13 @@
 package e2e_test
 
 import (
-	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/wsfargate/websocket-service/server/internal/rawws"
 	"github.com/wsfargate/websocket-service/server/internal/testproc"
@@ -63,7 +64,7 @@ func TestIdleConnectionCost(t *testing.T) {
 	}
 }
 
-// scrape reads the unlabelled samples of a Prometheus text page.
+// scrape reads the gauges of a Prometheus text page.
 func scrape(t *testing.T, url string) map[string]float64 {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -71,18 +72,15 @@ func scrape(t *testing.T, url string) map[string]float64 {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", url, err)
 	}
 	out := make(map[string]float64)
-	for _, line := range strings.Split(string(body), "\n") {
-		name, value, ok := strings.Cut(line, " ")
-		if !ok || strings.HasPrefix(name, "#") || strings.Contains(name, "{") {
-			continue
-		}
-		if v, err := strconv.ParseFloat(value, 64); err == nil {
-			out[name] = v
+	for name, f := range families {
+		if ms := f.GetMetric(); len(ms) == 1 && ms[0].GetGauge() != nil {
+			out[name] = ms[0].GetGauge().GetValue()
 		}
 	}
 	return out
