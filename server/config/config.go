@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +52,34 @@ type Config struct {
 	RedisUsername     string
 	RedisPassword     string
 	RedisStream       string
+	RedisCluster      string // auto, yes or no
+
+	// The Pusher Channels app; empty ID turns /app and /apps off.
+	PusherAppID              string
+	PusherAppKey             string
+	PusherAppSecret          string
+	PusherClientEvents       bool
+	PusherClientEventRate    float64
+	PusherRequireSignin      bool
+	PusherSigninTimeout      time.Duration
+	PusherActivityTimeout    time.Duration
+	PusherMaxEventBytes      int
+	PusherMaxSubscriptions   int
+	PusherMaxPresenceMembers int
+	PusherMaxAPIBody         int64
+	PusherWebhookURL         string
+	PusherWebhookEvents      []string
+	WSSEnabled               bool
+
+	// Per-source limits; 0 turns each off.
+	BehindCloudFront     bool
+	SourceMaxConnections int
+	SourceConnectRate    float64
+	SourceConnectBurst   int
+	SourceAPIRate        float64
+	SourceAPIBurst       int
+	SourceIPv6Prefix     int
+	SourceTableSize      int
 }
 
 // Key describes one setting: its environment variable, default and meaning.
@@ -96,6 +125,30 @@ func Keys() []Key {
 		{contract.EnvRedisUsername, "", "With BROKER=redis: the ACL user, if not in REDIS_URL.", func(c *Config, v string) error { c.RedisUsername = v; return nil }},
 		{contract.EnvRedisPassword, "", "With BROKER=redis: the password or token, if not in REDIS_URL; on ECS it comes from a secret, never a plain variable.", func(c *Config, v string) error { c.RedisPassword = v; return nil }},
 		{"REDIS_STREAM", "websocket:broadcast", "With BROKER=redis: the stream key; every task of one service must use the same. Its length is capped near HISTORY_SIZE.", nonEmpty(func(c *Config) *string { return &c.RedisStream })},
+		{"REDIS_CLUSTER", "auto", "With BROKER=redis: whether the endpoint is a Redis Cluster (ElastiCache Serverless always is): yes, no, or auto to ask the server at start.", oneOf(func(c *Config) *string { return &c.RedisCluster }, "auto", "yes", "no")},
+		{contract.EnvPusherAppID, "", "The Pusher Channels app id (the path of the HTTP API, /apps/{id}); empty turns the Pusher endpoints /app and /apps off. With it, PUSHER_APP_KEY and PUSHER_APP_SECRET are required.", pusherID(func(c *Config) *string { return &c.PusherAppID })},
+		{contract.EnvPusherAppKey, "", "The Pusher app key: public, clients connect to /app/{key}.", pusherID(func(c *Config) *string { return &c.PusherAppKey })},
+		{contract.EnvPusherAppSecret, "", "The Pusher app secret that signs channel authorizations and API requests; never logged. On ECS it comes from a secret, never a plain variable.", secret},
+		{"PUSHER_CLIENT_EVENTS", "false", "Whether clients may send client- events on private and presence channels they are subscribed to.", boolean(func(c *Config) *bool { return &c.PusherClientEvents })},
+		{"PUSHER_CLIENT_EVENT_RATE", "10", "Client events per second one connection may send (Pusher's own limit is 10); over it the connection is closed with 4301. 0 turns the limit off.", nonNegativeFloat(func(c *Config) *float64 { return &c.PusherClientEventRate })},
+		{"PUSHER_REQUIRE_SIGNIN", "false", "Whether every connection must sign in (pusher:signin) within PUSHER_SIGNIN_TIMEOUT; one that does not is closed with 4009.", boolean(func(c *Config) *bool { return &c.PusherRequireSignin })},
+		{"PUSHER_SIGNIN_TIMEOUT", "30s", "With PUSHER_REQUIRE_SIGNIN: how long a new connection has to sign in.", positiveDuration(func(c *Config) *time.Duration { return &c.PusherSigninTimeout })},
+		{"PUSHER_ACTIVITY_TIMEOUT", "120s", "The activity_timeout sent to Pusher clients: after this long without a message a client sends pusher:ping. Whole seconds.", positiveDuration(func(c *Config) *time.Duration { return &c.PusherActivityTimeout })},
+		{"PUSHER_MAX_EVENT_BYTES", "10240", "Largest event payload (data) accepted from a client or the HTTP API, in bytes; Pusher's is 10 KB.", intField(func(c *Config) *int { return &c.PusherMaxEventBytes }, 64, 1<<20)},
+		{"PUSHER_MAX_SUBSCRIPTIONS", "100", "Channels one connection may be subscribed to at once.", intField(func(c *Config) *int { return &c.PusherMaxSubscriptions }, 1, 100_000)},
+		{"PUSHER_MAX_PRESENCE_MEMBERS", "100", "Distinct users one presence channel may hold (Pusher's limit is 100); a subscription past it gets a subscription_error.", intField(func(c *Config) *int { return &c.PusherMaxPresenceMembers }, 1, 1_000_000)},
+		{"PUSHER_MAX_API_BODY", "1048576", "Largest HTTP API request body in bytes; larger gets 413.", intRange(func(c *Config) *int64 { return &c.PusherMaxAPIBody }, 1024, 64<<20)},
+		{"PUSHER_WEBHOOK_URL", "", "Where webhooks are POSTed (http:// or https://); empty turns webhooks off.", optionalURL(func(c *Config) *string { return &c.PusherWebhookURL })},
+		{"PUSHER_WEBHOOK_EVENTS", "channel_occupied,channel_vacated,member_added,member_removed,client_event", "Comma-separated webhook events to send: channel_occupied, channel_vacated, member_added, member_removed, client_event.", webhookEvents},
+		{contract.EnvWSSEnabled, "true", "Whether the seed's open broadcast endpoint " + contract.WebSocketPath + " is served; turn it off in production when only the Pusher endpoints are used.", boolean(func(c *Config) *bool { return &c.WSSEnabled })},
+		{contract.EnvBehindCloudFront, "false", "Take each client's address from the " + contract.ViewerAddressHeader + " header, which CloudFront sets. Only safe behind the stack's CloudFront and ALB; otherwise the socket's peer address is used and the header is ignored.", boolean(func(c *Config) *bool { return &c.BehindCloudFront })},
+		{"SOURCE_MAX_CONNECTIONS", "100", "Open WebSockets one client address (source) may hold; beyond it upgrades get 429. 0 turns the limit off.", intField(func(c *Config) *int { return &c.SourceMaxConnections }, 0, 10_000_000)},
+		{"SOURCE_CONNECT_RATE", "20", "New WebSockets per second one source may open, sustained (token bucket); 0 turns the limit off.", nonNegativeFloat(func(c *Config) *float64 { return &c.SourceConnectRate })},
+		{"SOURCE_CONNECT_BURST", "200", "Token bucket size for SOURCE_CONNECT_RATE: connections one source may open at once, e.g. an office reloading a page.", intField(func(c *Config) *int { return &c.SourceConnectBurst }, 1, 1<<20)},
+		{"SOURCE_API_RATE", "100", "HTTP API requests per second one source may make, sustained (token bucket); 0 turns the limit off.", nonNegativeFloat(func(c *Config) *float64 { return &c.SourceAPIRate })},
+		{"SOURCE_API_BURST", "200", "Token bucket size for SOURCE_API_RATE.", intField(func(c *Config) *int { return &c.SourceAPIBurst }, 1, 1<<20)},
+		{"SOURCE_IPV6_PREFIX", "64", "IPv6 clients are counted per network of this prefix length, since one host usually holds a whole /64.", intField(func(c *Config) *int { return &c.SourceIPv6Prefix }, 1, 128)},
+		{"SOURCE_TABLE_SIZE", "100000", "Most sources tracked at once for the per-source limits; the table's memory is bounded by it. When full, idle sources are evicted first.", intField(func(c *Config) *int { return &c.SourceTableSize }, 1, 10_000_000)},
 		{"ECS_CONTAINER_METADATA_URI_V4", "", "Set by ECS, not by you: the task metadata endpoint. When present the server polls it and starts the drain as soon as ECS decides to stop the task, while the load balancer is still deregistering it, rather than waiting for SIGTERM.", optionalURL(func(c *Config) *string { return &c.TaskMetadataURI })},
 		{"STOP_POLL_INTERVAL", "2s", "How often the task metadata endpoint is polled for a stop decision; 0 turns polling off.", nonNegativeDuration(func(c *Config) *time.Duration { return &c.StopPollInterval })},
 	}
@@ -141,7 +194,11 @@ func Load(lookup func(string) (string, bool), args []string, usage io.Writer) (*
 	for _, k := range keys {
 		v := strings.TrimSpace(values[k.Name])
 		if err := k.set(c, v); err != nil {
-			return nil, &Error{Key: k.Name, Value: values[k.Name], Reason: err.Error()}
+			shown := values[k.Name]
+			if strings.Contains(k.Name, "SECRET") || strings.Contains(k.Name, "PASSWORD") {
+				shown = "(redacted)"
+			}
+			return nil, &Error{Key: k.Name, Value: shown, Reason: err.Error()}
 		}
 	}
 	if err := c.validate(); err != nil {
@@ -162,6 +219,19 @@ func (c *Config) validate() error {
 	}
 	if c.Broker == "redis" && c.RedisURL == "" {
 		return &Error{Key: contract.EnvRedisURL, Value: "", Reason: "required when " + contract.EnvBroker + "=redis"}
+	}
+	if c.PusherAppID != "" && (c.PusherAppKey == "" || c.PusherAppSecret == "") {
+		key := contract.EnvPusherAppKey
+		if c.PusherAppKey != "" {
+			key = contract.EnvPusherAppSecret
+		}
+		return &Error{Key: key, Value: "", Reason: "required when " + contract.EnvPusherAppID + " is set"}
+	}
+	if c.PusherAppID == "" && (c.PusherAppKey != "" || c.PusherAppSecret != "") {
+		return &Error{Key: contract.EnvPusherAppID, Value: "", Reason: "required when " + contract.EnvPusherAppKey + " or " + contract.EnvPusherAppSecret + " is set"}
+	}
+	if c.PusherActivityTimeout%time.Second != 0 {
+		return &Error{Key: "PUSHER_ACTIVITY_TIMEOUT", Value: c.PusherActivityTimeout.String(), Reason: "must be whole seconds"}
 	}
 	if _, port, _ := net.SplitHostPort(c.Addr); c.AdminAddr == c.Addr && port != "0" {
 		return &Error{Key: "ADMIN_ADDR", Value: c.AdminAddr, Reason: "must differ from ADDR"}
@@ -327,6 +397,56 @@ func optionalURL(field func(*Config) *string) func(*Config, string) error {
 		*field(c) = v
 		return nil
 	}
+}
+
+func boolean(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		*field(c) = b
+		return nil
+	}
+}
+
+// pusherID accepts an app id or key as Pusher issues them: a short token
+// that is safe in a URL path.
+func pusherID(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if len(v) > 64 || strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != "" {
+			return errors.New("want at most 64 letters, digits, '-', '_' or '.'")
+		}
+		*field(c) = v
+		return nil
+	}
+}
+
+// secret never repeats the value in its error: the message reaches logs.
+func secret(c *Config, v string) error {
+	if v != "" && len(v) < 16 {
+		return errors.New("must be at least 16 characters")
+	}
+	c.PusherAppSecret = v
+	return nil
+}
+
+// WebhookEvents lists the webhook events the server can send.
+var WebhookEvents = []string{"channel_occupied", "channel_vacated", "member_added", "member_removed", "client_event"}
+
+func webhookEvents(c *Config, v string) error {
+	c.PusherWebhookEvents = nil
+	for _, e := range strings.Split(v, ",") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		if !slices.Contains(WebhookEvents, e) {
+			return fmt.Errorf("unknown event %q; want some of %s", e, strings.Join(WebhookEvents, ", "))
+		}
+		c.PusherWebhookEvents = append(c.PusherWebhookEvents, e)
+	}
+	return nil
 }
 
 func origins(c *Config, v string) error {

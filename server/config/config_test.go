@@ -80,6 +80,29 @@ func TestInvalidValuesNameTheKey(t *testing.T) {
 		{"REDIS_STREAM", ""},
 		{"ECS_CONTAINER_METADATA_URI_V4", "169.254.170.2/v4"},
 		{"STOP_POLL_INTERVAL", "-1s"},
+		{"REDIS_CLUSTER", "maybe"},
+		{"PUSHER_APP_KEY", "has space"},
+		{"PUSHER_APP_SECRET", "short"},
+		{"PUSHER_CLIENT_EVENTS", "sometimes"},
+		{"PUSHER_CLIENT_EVENT_RATE", "-1"},
+		{"PUSHER_REQUIRE_SIGNIN", "2"},
+		{"PUSHER_SIGNIN_TIMEOUT", "0s"},
+		{"PUSHER_ACTIVITY_TIMEOUT", "1500ms"},
+		{"PUSHER_MAX_EVENT_BYTES", "10"},
+		{"PUSHER_MAX_SUBSCRIPTIONS", "0"},
+		{"PUSHER_MAX_PRESENCE_MEMBERS", "0"},
+		{"PUSHER_MAX_API_BODY", "1"},
+		{"PUSHER_WEBHOOK_URL", "ftp://hooks"},
+		{"PUSHER_WEBHOOK_EVENTS", "channel_occupied,subscription_count"},
+		{"WSS_ENABLED", "nope"},
+		{"BEHIND_CLOUDFRONT", "yes please"},
+		{"SOURCE_MAX_CONNECTIONS", "-1"},
+		{"SOURCE_CONNECT_RATE", "fast"},
+		{"SOURCE_CONNECT_BURST", "0"},
+		{"SOURCE_API_RATE", "-2"},
+		{"SOURCE_API_BURST", "0"},
+		{"SOURCE_IPV6_PREFIX", "129"},
+		{"SOURCE_TABLE_SIZE", "0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
@@ -127,6 +150,37 @@ func TestRedisBrokerNeedsURL(t *testing.T) {
 	}
 	if _, err := config.Load(env(map[string]string{"BROKER": "redis", "REDIS_URL": "rediss://user:pw@cache.example:6379/0"}), nil, io.Discard); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestPusherAppNeedsAllThreeCredentials(t *testing.T) {
+	tests := []struct {
+		vars    map[string]string
+		wantKey string // "" when the set is valid
+	}{
+		{map[string]string{}, ""},
+		{map[string]string{"PUSHER_APP_ID": "1", "PUSHER_APP_KEY": "key", "PUSHER_APP_SECRET": "0123456789abcdef"}, ""},
+		{map[string]string{"PUSHER_APP_ID": "1"}, "PUSHER_APP_KEY"},
+		{map[string]string{"PUSHER_APP_ID": "1", "PUSHER_APP_KEY": "key"}, "PUSHER_APP_SECRET"},
+		{map[string]string{"PUSHER_APP_SECRET": "0123456789abcdef"}, "PUSHER_APP_ID"},
+	}
+	for _, tt := range tests {
+		_, err := config.Load(env(tt.vars), nil, io.Discard)
+		var ce *config.Error
+		switch {
+		case tt.wantKey == "" && err != nil:
+			t.Errorf("%v: %v", tt.vars, err)
+		case tt.wantKey != "" && (!errors.As(err, &ce) || ce.Key != tt.wantKey):
+			t.Errorf("%v: %v, want an error naming %s", tt.vars, err, tt.wantKey)
+		}
+	}
+}
+
+// The secret reaches error messages, and so logs, only as "(redacted)".
+func TestSecretIsNeverEchoed(t *testing.T) {
+	_, err := config.Load(env(map[string]string{"PUSHER_APP_ID": "1", "PUSHER_APP_KEY": "k", "PUSHER_APP_SECRET": "hunter2"}), nil, io.Discard)
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "PUSHER_APP_SECRET") {
+		t.Fatalf("error %q: want one naming PUSHER_APP_SECRET without its value", err)
 	}
 }
 

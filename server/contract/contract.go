@@ -26,6 +26,12 @@ const (
 	// HealthPath answers 200 while healthy and 503 once draining; the
 	// container health check uses it.
 	HealthPath = "/health"
+	// PusherSocketPrefix is where Pusher Channels clients upgrade:
+	// /app/{key}.
+	PusherSocketPrefix = "/app/"
+	// PusherAPIPrefix is the Pusher HTTP API a backend publishes through:
+	// /apps/{app_id}/....
+	PusherAPIPrefix = "/apps/"
 )
 
 // CloudWatch Embedded Metric Format names. Every task writes one EMF record
@@ -77,6 +83,21 @@ const (
 	// EnvRedisPassword must reach the container as an ECS secret, never as
 	// a plain environment variable.
 	EnvRedisPassword = "REDIS_PASSWORD"
+	// The Pusher app's credentials. The id and key are public; the secret
+	// must reach the container as an ECS secret, never a plain variable.
+	EnvPusherAppID     = "PUSHER_APP_ID"
+	EnvPusherAppKey    = "PUSHER_APP_KEY"
+	EnvPusherAppSecret = "PUSHER_APP_SECRET"
+	// EnvWSSEnabled switches the seed's open /wss broadcast on or off.
+	EnvWSSEnabled = "WSS_ENABLED"
+	// EnvBehindCloudFront makes the server take each client's address from
+	// CloudFront's CloudFront-Viewer-Address header; only the stack, which
+	// puts the server behind CloudFront and an ALB that admits nothing
+	// else, may set it.
+	EnvBehindCloudFront = "BEHIND_CLOUDFRONT"
+	// ViewerAddressHeader is the header CloudFront sends the viewer's
+	// address and port in, when the origin request policy includes it.
+	ViewerAddressHeader = "CloudFront-Viewer-Address"
 )
 
 // Defaults that both sides reason about.
