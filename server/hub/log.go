@@ -31,6 +31,9 @@ type Entry struct {
 	Wire []byte
 	// At is when the entry was appended, for delivery latency.
 	At time.Time
+	// Skip names the one connection (by its protocol id, a Pusher
+	// socket_id) that must not be sent this entry, or is empty.
+	Skip string
 }
 
 // Log is a bounded ring of broadcast frames in increasing offset order.
@@ -47,7 +50,15 @@ type Log struct {
 	spare  []*Waiter // a drained parked slice, kept to reuse its array
 	now    func() time.Time
 	added  atomic.Uint64
+	// capacity is what the ring may grow to; it starts small, because a
+	// log per channel must cost little while the channel is quiet.
+	capacity int
+	// frame appends the frame of payload at offset to dst.
+	frame func(dst, payload []byte, offset uint64) []byte
 }
+
+// firstRing is the ring's size before it first grows.
+const firstRing = 8
 
 // Waiter is a reader that has caught up and parked: it holds no goroutine
 // while it waits, and the log calls its wake function once when the next
@@ -68,11 +79,26 @@ func NewWaiter(wake func()) *Waiter { return &Waiter{wake: wake, slot: -1} }
 // floor (or anything later) can continue without a gap; one that stopped
 // before it cannot.
 func NewLog(capacity int, floor uint64) *Log {
+	return newLog(capacity, floor, func(dst, payload []byte, offset uint64) []byte {
+		return protocol.AppendBroadcast(dst, payload, offset)
+	})
+}
+
+// NewFrameLog returns a log of frames that its publisher encodes itself
+// (AppendFrame): a Pusher channel's events. Offsets start at 1.
+func NewFrameLog(capacity int) *Log {
+	return newLog(capacity, 0, func(dst, frame []byte, _ uint64) []byte { return append(dst, frame...) })
+}
+
+func newLog(capacity int, floor uint64, frame func(dst, payload []byte, offset uint64) []byte) *Log {
+	capacity = max(capacity, 1)
 	return &Log{
-		ring:  make([]Entry, max(capacity, 1)),
-		last:  floor,
-		floor: floor,
-		now:   time.Now,
+		ring:     make([]Entry, min(capacity, firstRing)),
+		capacity: capacity,
+		last:     floor,
+		floor:    floor,
+		now:      time.Now,
+		frame:    frame,
 	}
 }
 
@@ -91,7 +117,17 @@ func StartOffset(now time.Time) uint64 {
 func (l *Log) Append(payload json.RawMessage) uint64 {
 	l.mu.Lock()
 	off := l.last + 1
-	l.wake(l.insert(off, payload))
+	l.wake(l.insert(off, payload, ""))
+	return off
+}
+
+// AppendFrame adds frame, already encoded, at the next offset, to be
+// written to every reader but the connection that skip names (if any). It
+// returns the offset.
+func (l *Log) AppendFrame(frame []byte, skip string) uint64 {
+	l.mu.Lock()
+	off := l.last + 1
+	l.wake(l.insert(off, frame, skip))
 	return off
 }
 
@@ -104,16 +140,19 @@ func (l *Log) AppendAt(offset uint64, payload json.RawMessage) bool {
 		l.mu.Unlock()
 		return false
 	}
-	l.wake(l.insert(offset, payload))
+	l.wake(l.insert(offset, payload, ""))
 	return true
 }
 
 // insert stores the entry under l.mu and takes the parked readers, which
 // the caller wakes with wake.
-func (l *Log) insert(off uint64, payload json.RawMessage) []*Waiter {
-	buf := protocol.AppendBroadcast(make([]byte, protocol.MaxHeader, protocol.MaxHeader+len(payload)+48), payload, off)
+func (l *Log) insert(off uint64, payload []byte, skip string) []*Waiter {
+	buf := l.frame(make([]byte, protocol.MaxHeader, protocol.MaxHeader+len(payload)+48), payload, off)
 	start := protocol.PutTextHeader(buf, len(buf)-protocol.MaxHeader)
-	e := Entry{Offset: off, Frame: buf[protocol.MaxHeader:], Wire: buf[start:], At: l.now()}
+	e := Entry{Offset: off, Frame: buf[protocol.MaxHeader:], Wire: buf[start:], At: l.now(), Skip: skip}
+	if l.n == len(l.ring) && l.n < l.capacity {
+		l.grow()
+	}
 	if l.n == len(l.ring) {
 		// Overwrite the oldest: from now on a reader behind it has lost it.
 		l.floor = l.ring[l.oldest].Offset
@@ -131,6 +170,16 @@ func (l *Log) insert(off uint64, payload json.RawMessage) []*Waiter {
 	}
 	l.parked, l.spare = l.spare, nil
 	return parked
+}
+
+// grow doubles the ring, up to capacity, with its entries in order from
+// index 0.
+func (l *Log) grow() {
+	ring := make([]Entry, min(2*len(l.ring), l.capacity))
+	for i := range l.n {
+		ring[i] = l.ring[(l.oldest+i)%len(l.ring)]
+	}
+	l.ring, l.oldest = ring, 0
 }
 
 // wake unlocks l.mu and wakes every reader that was parked, outside the

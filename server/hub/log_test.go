@@ -3,6 +3,7 @@ package hub_test
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -129,5 +130,26 @@ func BenchmarkAppend(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		l.Append(msg)
+	}
+}
+
+// A log starts with a small ring and grows to its capacity only as entries
+// come, so a quiet channel costs little; growing keeps every entry in order.
+func TestRingGrowsToCapacity(t *testing.T) {
+	l := hub.NewFrameLog(100)
+	for i := range 250 {
+		l.AppendFrame([]byte(strconv.Itoa(i)), "")
+	}
+	got, pending, res := l.Read(150, make([]hub.Entry, 0, 200))
+	if res != hub.Ready || pending != 100 || len(got) != 100 {
+		t.Fatalf("read after 150: %d entries, %d pending, result %v; want the last 100", len(got), pending, res)
+	}
+	for i, e := range got {
+		if want := strconv.Itoa(150 + i); e.Offset != uint64(151+i) || string(e.Frame) != want {
+			t.Fatalf("entry %d: offset %d frame %q, want %d %q", i, e.Offset, e.Frame, 151+i, want)
+		}
+	}
+	if _, _, res := l.Read(149, nil); res != hub.Gone {
+		t.Fatalf("read after 149: %v, want Gone: the ring holds 100", res)
 	}
 }

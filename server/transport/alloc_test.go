@@ -42,9 +42,10 @@ func TestDeliveryDoesNotAllocate(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer nc.Close()
-		c := &client{srv: srv, raw: newRawConn(nc), cursor: log.Head()}
-		c.waiter = hub.NewWaiter(c.wake)
-		if !log.Park(c.cursor, c.waiter) {
+		c := &Conn{srv: srv, raw: newRawConn(nc), profile: &seedProfile}
+		c.room = feed{c: c, log: log, cursor: log.Head()}
+		c.room.waiter = hub.NewWaiter(c.room.wake)
+		if !log.Park(c.room.cursor, c.room.waiter) {
 			t.Fatal("a new client could not park")
 		}
 	}

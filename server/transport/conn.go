@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +27,7 @@ const statusNoFrame = websocket.StatusAbnormalClosure
 // wake-up; the array lives on the writer's stack.
 const batchSize = 16
 
-// client is one WebSocket connection. Reading takes no goroutine deep in
+// Conn is one WebSocket connection, of either protocol. Reading takes no goroutine deep in
 // the library while the client is quiet: await waits for the socket to be
 // readable with a small stack and takes pings and pongs itself; anything
 // else it reads, one message at a time, with the library (see read.go).
@@ -36,14 +37,23 @@ const batchSize = 16
 // client whose socket cannot take it all at once gets a writer goroutine
 // (writeLoop), which blocks, with the write timeout, until it has caught up
 // and parks.
-type client struct {
+type Conn struct {
 	srv    *Server
 	conn   *websocket.Conn // messages, client pings, closes
 	raw    *rawConn        // data frames, pre-framed, and pings
 	over   atomic.Bool     // set once reading has ended
-	cursor uint64          // offset of the last broadcast written; owned by the writer
-	waiter *hub.Waiter
+	room   feed            // the seed protocol's one room; unused by others
 	opened time.Time
+
+	// proto is the adapter of a protocol other than the seed's, nil for
+	// the seed's; profile says how the machinery speaks it.
+	proto   Protocol
+	profile *Profile
+	// Session is the adapter's per-connection state.
+	Session any
+	// skip is the connection's id in the protocol (a Pusher socket_id):
+	// broadcasts that name it in Entry.Skip are not written to it.
+	skip string
 
 	// For log lines: a logger of its own per connection would cost every
 	// idle connection a few hundred bytes.
@@ -80,22 +90,16 @@ type client struct {
 // start greets the client and starts waiting for its messages. It runs on
 // net/http's goroutine, which returns right after: that goroutine has grown
 // its stack parsing the request, and the reader starts afresh.
-func (c *client) start(resume bool) {
-	c.log(slog.LevelInfo, "connection opened", "resume", resume)
-
-	hello, failed := protocol.Hello(), ""
-	if resume {
-		hello, failed = c.resume()
-	}
-	if err := c.write(hello); err != nil {
+func (c *Conn) start(resume bool, r *http.Request) {
+	c.log(slog.LevelInfo, "connection opened", "protocol", c.profile.Name, "resume", resume)
+	if c.proto != nil {
+		if err := c.proto.Open(c, r); err != nil {
+			c.end(err)
+			return
+		}
+	} else if err := c.greet(resume); err != nil {
 		c.end(err)
 		return
-	}
-	if failed != "" {
-		_ = c.write(protocol.EncodeError(protocol.CodeRecoveryFailed, failed))
-	}
-	if !c.srv.log.Park(c.cursor, c.waiter) {
-		go c.writeLoop() // a resume's replay, or broadcasts since the upgrade
 	}
 	switch {
 	case !c.raw.canWait():
@@ -107,17 +111,37 @@ func (c *client) start(resume bool) {
 	}
 }
 
+// greet sends the seed protocol's greeting and starts the room's feed.
+func (c *Conn) greet(resume bool) error {
+	hello, failed := protocol.Hello(), ""
+	if resume {
+		hello, failed = c.resume()
+	}
+	if err := c.write(hello); err != nil {
+		return err
+	}
+	if failed != "" {
+		_ = c.write(protocol.EncodeError(protocol.CodeRecoveryFailed, failed))
+	}
+	c.room.Start() // a resume's replay, or broadcasts since the upgrade
+	return nil
+}
+
 // end tears the connection down once reading is over; it runs exactly once.
-func (c *client) end(err error) {
+func (c *Conn) end(err error) {
 	c.over.Store(true)
-	c.srv.log.Unpark(c.waiter)
+	if c.proto != nil {
+		c.proto.Closed(c)
+	} else {
+		c.srv.log.Unpark(c.room.waiter)
+	}
 	c.finish(err)
 	c.srv.remove(c)
 	c.srv.open.Add(-1)
 }
 
 // log writes one line about this connection.
-func (c *client) log(level slog.Level, msg string, args ...any) {
+func (c *Conn) log(level slog.Level, msg string, args ...any) {
 	l := c.srv.logger
 	if !l.Enabled(context.Background(), level) {
 		return
@@ -131,9 +155,9 @@ func (c *client) log(level slog.Level, msg string, args ...any) {
 // replayed before live ones. When it does not, the client starts from the
 // live head and is told so with a recovery_failed frame after the greeting,
 // never handed a silent gap; failed is that frame's detail.
-func (c *client) resume() (hello []byte, failed string) {
+func (c *Conn) resume() (hello []byte, failed string) {
 	s := c.srv
-	_, behind, res := s.log.Read(c.cursor, nil) // no entries, just the count
+	_, behind, res := s.log.Read(c.room.cursor, nil) // no entries, just the count
 	switch res {
 	case hub.Ready:
 		s.metrics.ResumedMessages.Add(float64(behind))
@@ -144,18 +168,48 @@ func (c *client) resume() (hello []byte, failed string) {
 		failed = "the offset is older than the server's history; messages since it cannot be recovered, continuing with live messages"
 	}
 	s.metrics.FailedRecoveries.Inc()
-	c.cursor = s.log.Head()
+	c.room.cursor = s.log.Head()
 	return protocol.Hello(), failed
 }
 
 // write sends one JSON message to this client alone.
-func (c *client) write(msg []byte) error {
+func (c *Conn) write(msg []byte) error {
 	return c.raw.writeFrames(c.srv.cfg.WriteTimeout, protocol.TextFrame(msg))
 }
 
+// Send writes one text message to this client alone, blocking up to the
+// write timeout; a client that cannot take it in that time is evicted.
+func (c *Conn) Send(msg []byte) error {
+	err := c.write(msg)
+	if err != nil {
+		c.writeFailed(err)
+	}
+	return err
+}
+
+// Close ends the connection with a close frame. It waits for the peer's
+// reply (bounded by the library), so adapters call it from the reading
+// goroutine or a goroutine of their own.
+func (c *Conn) Close(code websocket.StatusCode, reason string) { c.close(code, reason) }
+
+// SetID names the connection in the protocol (a Pusher socket_id), so that
+// broadcasts whose Entry.Skip names it pass it by. Set it before the first
+// Follow.
+func (c *Conn) SetID(id string) { c.skip = id }
+
+// Ponged records an answer to the keepalive given in the protocol's own
+// frames (pusher:pong).
+func (c *Conn) Ponged() { c.awaitingPong.Store(false) }
+
+// Remote returns the client's address, for log lines.
+func (c *Conn) Remote() string { return c.remote }
+
+// Log writes one line about this connection, with its id and address.
+func (c *Conn) Log(level slog.Level, msg string, args ...any) { c.log(level, msg, args...) }
+
 // close ends the connection with a close frame, recording why. Only the
 // first decision counts.
-func (c *client) close(code websocket.StatusCode, reason string) {
+func (c *Conn) close(code websocket.StatusCode, reason string) {
 	if c.closeCode.CompareAndSwap(0, int32(code)) {
 		c.closeReason.Store(&reason)
 	}
@@ -168,122 +222,32 @@ func (c *client) close(code websocket.StatusCode, reason string) {
 
 // drop ends the connection without a close frame, for peers that can no
 // longer receive one.
-func (c *client) drop(reason string) {
+func (c *Conn) drop(reason string) {
 	if c.closeCode.CompareAndSwap(0, int32(statusNoFrame)) {
 		c.closeReason.Store(&reason)
 	}
 	_ = c.conn.CloseNow()
 }
 
-// wake runs on the publishing goroutine for a parked client, so it never
-// blocks: the common case, a client that keeps up, costs one non-blocking
-// writev; anything else goes to a writer goroutine.
-func (c *client) wake() {
-	if c.over.Load() {
-		return
-	}
-	s := c.srv
-	var buf [batchSize]hub.Entry
-	batch, behind, res := s.log.Read(c.cursor, buf[:0])
-	if res != hub.Ready || behind > s.cfg.SendQueue || behind != len(batch) || len(batch) == 0 {
-		go c.writeLoop() // eviction, a backlog longer than a batch, or a race
-		return
-	}
-	var wire [batchSize][]byte
-	for i := range batch {
-		wire[i] = batch[i].Wire
-	}
-	written, complete, held := c.raw.tryWrite(wire[:len(batch)])
-	switch {
-	case held:
-		rest := unwritten(wire[:len(batch)], written)
-		go c.finishThenLoop(rest, batch[len(batch)-1], len(batch))
-		return
-	case !complete:
-		go c.writeLoop() // nothing went; the writer takes it from the log
-		return
-	}
-	c.delivered(batch[len(batch)-1], len(batch), batch[0].At)
-	if !s.log.Park(c.cursor, c.waiter) {
-		go c.writeLoop()
-	}
-}
-
-// delivered advances the cursor past last after n frames were written.
-func (c *client) delivered(last hub.Entry, n int, oldest time.Time) {
-	c.cursor = last.Offset
-	c.sent.Add(int64(n))
-	c.srv.metrics.ObserveDelivery(n, oldest)
-}
-
-// finishThenLoop writes the rest of frames a non-blocking write left
-// behind, on the socket it kept locked, then carries on as the writer.
-func (c *client) finishThenLoop(rest [][]byte, last hub.Entry, n int) {
-	if err := c.raw.writeRest(c.srv.cfg.WriteTimeout, rest, true); err != nil {
-		c.writeFailed(err)
-		return
-	}
-	c.delivered(last, n, last.At)
-	c.writeLoop()
-}
-
-// writeLoop writes what the log holds past the cursor, blocking as long as
-// the write timeout allows, until it has caught up and parked, or the
-// connection is over.
-func (c *client) writeLoop() {
-	s := c.srv
-	var buf [batchSize]hub.Entry
-	for !c.over.Load() {
-		batch, behind, res := s.log.Read(c.cursor, buf[:0])
-		switch {
-		case res != hub.Ready || behind > s.cfg.SendQueue:
-			s.metrics.Evictions.WithLabelValues("queue_full").Inc()
-			c.close(websocket.StatusPolicyViolation, protocol.ReasonSlowConsumer)
-			return
-		case len(batch) == 0:
-			if s.log.Park(c.cursor, c.waiter) {
-				return
-			}
-			continue
-		}
-		if err := c.writeBatch(batch); err != nil {
-			c.writeFailed(err)
-			return
-		}
-		c.delivered(batch[len(batch)-1], len(batch), batch[0].At)
-		clear(buf[:])
-	}
-}
-
 // writeFailed ends a connection whose write failed; a timeout means a slow
 // consumer.
-func (c *client) writeFailed(err error) {
+func (c *Conn) writeFailed(err error) {
 	if errors.Is(err, errTimeout) {
 		c.srv.metrics.Evictions.WithLabelValues("write_timeout").Inc()
 		c.drop("slow consumer: write timed out")
 	}
 }
 
-// writeBatch writes the frames in one system call under one deadline, so
-// that a client whose socket stays full for WRITE_TIMEOUT is evicted.
-func (c *client) writeBatch(batch []hub.Entry) error {
-	var wire [batchSize][]byte
-	for i := range batch {
-		wire[i] = batch[i].Wire
-	}
-	return c.raw.writeFrames(c.srv.cfg.WriteTimeout, wire[:len(batch)]...)
-}
-
 // ping sends a ping without waiting for the socket. The pong is not waited
 // for either: Server.Run checks awaitingPong PING_TIMEOUT later. A socket
 // that cannot take two bytes now gets them from a goroutine that waits as
 // long as the write timeout allows.
-func (c *client) ping() {
+func (c *Conn) ping() {
 	if c.over.Load() {
 		return
 	}
 	c.awaitingPong.Store(true)
-	frames := c.srv.ping
+	frames := c.profile.Ping
 	written, complete, held := c.raw.tryWrite(frames)
 	if complete {
 		return
@@ -297,7 +261,7 @@ func (c *client) ping() {
 }
 
 // finish records how the connection ended.
-func (c *client) finish(err error) {
+func (c *Conn) finish(err error) {
 	_ = c.conn.CloseNow()
 	code := websocket.StatusCode(c.closeCode.Load())
 	reason := ""

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/coder/websocket"
 
-	"github.com/wsfargate/websocket-service/server/protocol"
 )
 
 // StartDraining makes the health checks answer 503 and refuses new upgrades,
@@ -27,7 +25,7 @@ func (s *Server) Draining() bool { return s.draining.Load() }
 // with an error when ctx ends first, after dropping whoever is left.
 func (s *Server) CloseAll(ctx context.Context, spread time.Duration) error {
 	s.mu.Lock()
-	targets := make([]*client, 0, len(s.clients))
+	targets := make([]*Conn, 0, len(s.clients))
 	for c := range s.clients {
 		targets = append(targets, c)
 	}
@@ -49,7 +47,7 @@ func (s *Server) CloseAll(ctx context.Context, spread time.Duration) error {
 			}
 			// Close waits for the peer's reply; do not let one slow peer
 			// hold up the schedule.
-			go c.close(websocket.StatusGoingAway, protocol.ReasonShutdown)
+			go c.close(c.profile.Shutdown, c.profile.ShutdownReason)
 			next = next.Add(step)
 		}
 	}

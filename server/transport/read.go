@@ -31,7 +31,7 @@ const (
 // the 2 KiB minimum rather than growing to 4 KiB. Pings and pongs, the only
 // frames an idle client sends, are taken here; for anything else this goroutine
 // becomes the reader of one message, and a new await takes over after it.
-func (c *client) await() {
+func (c *Conn) await() {
 	fill := false
 	for {
 		switch c.scan(fill) {
@@ -53,7 +53,7 @@ func (c *client) await() {
 // scan takes the complete pings and pongs at the head of the buffered
 // input and reports what follows. It never blocks: it reads the socket only when fill
 // says the socket is readable, and then reads what is there.
-func (c *client) scan(fill bool) head {
+func (c *Conn) scan(fill bool) head {
 	c.gate.Lock()
 	defer c.gate.Unlock()
 	if c.closing {
@@ -88,7 +88,7 @@ func (c *client) scan(fill bool) head {
 
 // answer writes the pong for a client's ping, on a goroutine of its own so
 // that await's stack stays small.
-func (c *client) answer(pong []byte) {
+func (c *Conn) answer(pong []byte) {
 	if err := c.raw.writeFrames(c.srv.cfg.WriteTimeout, pong); err != nil {
 		c.writeFailed(err)
 	}
@@ -96,7 +96,7 @@ func (c *client) answer(pong []byte) {
 
 // read reads one message with the library and acts on it, then goes back
 // to await on a new goroutine, whose stack starts small again.
-func (c *client) read() {
+func (c *Conn) read() {
 	if err := c.handle(); err != nil {
 		c.end(err)
 		return
@@ -106,7 +106,7 @@ func (c *client) read() {
 
 // readAll reads with the library until the connection ends, for a socket
 // whose readiness await cannot watch.
-func (c *client) readAll() {
+func (c *Conn) readAll() {
 	for {
 		if err := c.handle(); err != nil {
 			c.end(err)
@@ -120,7 +120,7 @@ func (c *client) readAll() {
 // write and ping, and a cancellable parent would cost each idle connection
 // a context, a channel and a children map. A non-nil error ends the
 // connection.
-func (c *client) handle() error {
+func (c *Conn) handle() error {
 	ctx := context.Background()
 	s := c.srv
 	typ, data, err := c.conn.Read(ctx)
@@ -149,12 +149,16 @@ func (c *client) handle() error {
 			// A client that keeps sending into an empty bucket for a whole
 			// burst's worth of messages is not slowing down: close it.
 			if c.strikes++; c.strikes > s.cfg.RateBurst {
-				c.close(websocket.StatusPolicyViolation, protocol.ReasonRateLimited)
+				c.close(c.profile.RateLimited, c.profile.RateLimitedReason)
 				return errClosedByServer
 			}
-			return c.write(protocol.EncodeError(protocol.CodeRateLimited, "message dropped: over the per-connection rate limit; slow down"))
+			return c.write(c.profile.RateLimitedFrame)
 		}
 		c.strikes = 0
+	}
+	c.received.Add(1)
+	if c.proto != nil {
+		return c.proto.Message(c, data)
 	}
 	payload, err := protocol.ParseMessage(data)
 	if err != nil {
@@ -165,7 +169,6 @@ func (c *client) handle() error {
 		c.log(slog.LevelWarn, "publish failed", "err", err)
 		return c.write(protocol.EncodeError(protocol.CodeUnavailable, "message not accepted: "+err.Error()))
 	}
-	c.received.Add(1)
 	s.metrics.MessagesIn.Inc()
 	return nil
 }

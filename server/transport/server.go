@@ -43,10 +43,8 @@ type Server struct {
 	open     atomic.Int64 // reserved slots: connections being upgraded or open
 
 	mu      sync.Mutex
-	clients map[*client]struct{}
+	clients map[*Conn]struct{}
 	gone    chan struct{} // closed when the last client leaves while draining
-
-	ping [][]byte // the ping frame every client gets, written as is
 }
 
 // New returns a server that delivers the entries of log to its clients and
@@ -58,16 +56,17 @@ func New(cfg *config.Config, log *hub.Log, pub Publisher, m *metrics.Metrics, lo
 		pub:     pub,
 		metrics: m,
 		logger:  logger,
-		clients: make(map[*client]struct{}),
-		ping:    [][]byte{protocol.PingFrame()},
+		clients: make(map[*Conn]struct{}),
 	}
 }
 
-// Handler routes the public listener: the WebSocket endpoint and the health
-// checks. Anything else is 404.
+// Handler routes the public listener: the seed's WebSocket endpoint (unless
+// WSS_ENABLED is off) and the health checks. Anything else is 404.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+contract.WebSocketPath, s.serveWebSocket)
+	if s.cfg.WSSEnabled {
+		mux.HandleFunc("GET "+contract.WebSocketPath, s.serveWebSocket)
+	}
 	mux.HandleFunc("GET "+contract.HealthPath, s.serveHealth)
 	mux.HandleFunc("GET "+contract.RootPath+"{$}", s.serveHealth)
 	return mux
@@ -87,7 +86,7 @@ func (s *Server) Connections() int64 {
 func (s *Server) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.PingInterval)
 	defer t.Stop()
-	var pinged []*client
+	var pinged []*Conn
 	for {
 		select {
 		case <-ctx.Done():
@@ -109,9 +108,13 @@ func (s *Server) Run(ctx context.Context) {
 		}
 		for _, c := range pinged {
 			if c.awaitingPong.Load() && !c.over.Load() {
-				// Dropping waits for a close handshake already under way
-				// on this client, for seconds; the sweep must not.
-				go c.drop("ping timeout: no pong within PING_TIMEOUT")
+				// Closing waits for a close handshake, for seconds; the
+				// sweep must not.
+				if c.profile.NoPong != 0 {
+					go c.close(c.profile.NoPong, c.profile.NoPongReason)
+				} else {
+					go c.drop("ping timeout: no pong within PING_TIMEOUT")
+				}
 			}
 		}
 		clear(pinged) // let the clients that left be collected
@@ -156,12 +159,37 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		cursor, resume = since, true
 		s.catchUp(since)
 	}
-	if s.open.Add(1) > int64(s.cfg.MaxConnections) {
-		s.open.Add(-1)
-		s.refuse(w, http.StatusServiceUnavailable, "capacity", protocol.ReasonOverCapacity)
+	c := s.accept(w, r, nil, &seedProfile)
+	if c == nil {
 		return
 	}
-	c := &client{srv: s, cursor: cursor, opened: time.Now(), remote: r.RemoteAddr, forward: r.Header.Get("X-Forwarded-For")}
+	c.room = feed{c: c, log: s.log, cursor: cursor}
+	c.room.waiter = hub.NewWaiter(c.room.wake)
+	c.start(resume, r)
+}
+
+// Upgrade takes the request's WebSocket for a protocol adapter and serves it
+// with the same machinery as the seed's endpoint.
+func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, p Protocol, profile *Profile) {
+	if s.draining.Load() {
+		s.refuse(w, http.StatusServiceUnavailable, "draining", "server is shutting down; reconnect to reach another instance")
+		return
+	}
+	if c := s.accept(w, r, p, profile); c != nil {
+		c.start(false, r)
+	}
+}
+
+// accept upgrades the request within MAX_CONNECTIONS and registers the
+// connection; it returns nil when the request was answered otherwise.
+func (s *Server) accept(w http.ResponseWriter, r *http.Request, p Protocol, profile *Profile) *Conn {
+	full := s.open.Add(1) > int64(s.cfg.MaxConnections)
+	if full && profile.OverCapacity == 0 {
+		s.open.Add(-1)
+		s.refuse(w, http.StatusServiceUnavailable, "capacity", protocol.ReasonOverCapacity)
+		return nil
+	}
+	c := &Conn{srv: s, proto: p, profile: profile, opened: time.Now(), remote: r.RemoteAddr, forward: r.Header.Get("X-Forwarded-For")}
 	hj := &leanHijack{ResponseWriter: w}
 	conn, err := websocket.Accept(hj, r, &websocket.AcceptOptions{
 		OriginPatterns: s.cfg.AllowedOrigins,
@@ -177,19 +205,24 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		// plain GET).
 		s.metrics.Rejected.WithLabelValues("handshake").Inc()
 		s.logger.Debug("upgrade refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
-		return
+		return nil
+	}
+	if full {
+		s.open.Add(-1)
+		s.metrics.Rejected.WithLabelValues("capacity").Inc()
+		_ = conn.Close(profile.OverCapacity, protocol.ReasonOverCapacity)
+		return nil
 	}
 	conn.SetReadLimit(s.cfg.MaxMessageBytes)
 	c.conn, c.raw, c.br, c.pipelined = conn, hj.raw, hj.br, hj.pipelined
 	c.id = s.nextID.Add(1)
-	c.waiter = hub.NewWaiter(c.wake)
 	if !s.add(c) {
 		// Draining began while this upgrade was in flight.
 		s.open.Add(-1)
-		_ = conn.Close(websocket.StatusGoingAway, protocol.ReasonShutdown)
-		return
+		_ = conn.Close(profile.Shutdown, profile.ShutdownReason)
+		return nil
 	}
-	c.start(resume)
+	return c
 }
 
 // resumeCatchUp bounds how long a resuming client whose offset is ahead of
@@ -249,7 +282,7 @@ func (w *leanHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return nc, bufio.NewReadWriter(w.br, bufio.NewWriterSize(w.raw, writeBuffer)), nil
 }
 
-func (s *Server) add(c *client) bool {
+func (s *Server) add(c *Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.draining.Load() {
@@ -261,7 +294,7 @@ func (s *Server) add(c *client) bool {
 	return true
 }
 
-func (s *Server) remove(c *client) {
+func (s *Server) remove(c *Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.clients, c)
