@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-
 )
 
 // StartDraining makes the health checks answer 503 and refuses new upgrades,
