@@ -51,6 +51,7 @@ func (c *cluster) startInstance(i int) *testproc.Process {
 		"DRAIN_DELAY=300ms", "DRAIN_SPREAD=1s", "SHUTDOWN_TIMEOUT=15s",
 		"RATE_LIMIT=0", "HISTORY_SIZE=50000", "SEND_QUEUE=4096",
 		"LOG_LEVEL=info", "EMF_INTERVAL=0", "STOP_POLL_INTERVAL=0",
+		"SOURCE_MAX_CONNECTIONS=0", "SOURCE_CONNECT_RATE=0", // every client dials from one address
 	}
 	return testproc.Start(c.t, binary, append(env, c.env...)...)
 }

@@ -24,7 +24,8 @@ func TestIdleConnectionCost(t *testing.T) {
 	port, admin := testproc.FreePort(t), testproc.FreePort(t)
 	testproc.Start(t, binary,
 		"ADDR=127.0.0.1:"+strconv.Itoa(port), "ADMIN_ADDR=127.0.0.1:"+strconv.Itoa(admin),
-		"EMF_INTERVAL=0", "STOP_POLL_INTERVAL=0")
+		"EMF_INTERVAL=0", "STOP_POLL_INTERVAL=0",
+		"SOURCE_MAX_CONNECTIONS=0", "SOURCE_CONNECT_RATE=0") // every client dials from one address
 	metrics := "http://127.0.0.1:" + strconv.Itoa(admin) + "/metrics"
 	before := scrape(t, metrics)
 	for i := range n {

@@ -28,6 +28,12 @@ type Metrics struct {
 	FailedRecoveries prometheus.Counter
 	BrokerUp         prometheus.Gauge
 	BrokerErrors     *prometheus.CounterVec // broker failures, by operation
+
+	// The per-source limits. Refused upgrades are counted in Rejected,
+	// by the limit's reason.
+	APIRejected          *prometheus.CounterVec // HTTP API requests refused, by reason
+	ViewerAddressInvalid prometheus.Counter     // trusted CloudFront-Viewer-Address missing or malformed
+	SourceEntries        prometheus.Gauge       // sources tracked by the per-source limits
 }
 
 // New registers the instruments, plus the Go runtime and process collectors.
@@ -75,12 +81,22 @@ func New() *Metrics {
 		BrokerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ws_broker_errors_total", Help: "Broker operations that failed, by operation (publish, follow).",
 		}, []string{"op"}),
+		APIRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ws_api_requests_rejected_total", Help: "HTTP API requests refused with 429, by reason (source_api_rate, source_table_full).",
+		}, []string{"reason"}),
+		ViewerAddressInvalid: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ws_viewer_address_invalid_total", Help: "Requests whose CloudFront-Viewer-Address was missing or malformed while BEHIND_CLOUDFRONT is set; each was counted against the peer's address instead.",
+		}),
+		SourceEntries: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ws_source_table_entries", Help: "Client addresses (sources) tracked for the per-source limits; at most SOURCE_TABLE_SIZE.",
+		}),
 	}
 	m.BrokerUp.Set(1)
 	m.Registry.MustRegister(
 		m.Connections, m.Accepted, m.Rejected, m.Closes, m.Evictions,
 		m.MessagesIn, m.MessagesOut, m.InvalidMessages, m.DeliveryLatency,
 		m.ResumedMessages, m.FailedRecoveries, m.BrokerUp, m.BrokerErrors,
+		m.APIRejected, m.ViewerAddressInvalid, m.SourceEntries,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

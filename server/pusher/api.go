@@ -58,6 +58,10 @@ func (a *App) api() http.Handler {
 
 // serveAPI authenticates the request, runs h and writes its answer.
 func (a *App) serveAPI(w http.ResponseWriter, r *http.Request, name string, h func(*http.Request, []byte) (any, error)) {
+	if !a.srv.AdmitAPI(w, r) {
+		a.metrics.api.WithLabelValues(name, "429").Inc()
+		return
+	}
 	out, err := a.authenticated(w, r, h)
 	status := http.StatusOK
 	if err != nil {

@@ -120,3 +120,23 @@ func TestAPIChannelsAndBatch(t *testing.T) {
 	cs[0].until("all")
 	cs[2].until("all")
 }
+
+// The HTTP API is limited per source like the upgrades: over the rate a
+// request gets 429 before its signature is even checked.
+func TestAPISourceRate(t *testing.T) {
+	a := startApp(t, map[string]string{"SOURCE_API_RATE": "0.001", "SOURCE_API_BURST": "2"})
+	for i, want := range []int{200, 200, 429} {
+		req, err := http.NewRequest("GET", a.HTTP+"/apps/"+appID+"/channels?"+auth.SignRequest("GET", "/apps/"+appID+"/channels", nil, nil, appKey, appSecret, time.Now()).Encode(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want || (want == 429 && resp.Header.Get("Retry-After") == "") {
+			t.Fatalf("request %d: %d (Retry-After %q), want %d", i, resp.StatusCode, resp.Header.Get("Retry-After"), want)
+		}
+	}
+}

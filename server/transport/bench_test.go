@@ -36,6 +36,7 @@ func benchmarkBroadcast(b *testing.B, n int) {
 	cfg := defaultConfig(b)
 	cfg.RateLimit = 0
 	cfg.MaxConnections = n + 1
+	cfg.SourceMaxConnections, cfg.SourceConnectRate = 0, 0 // every client dials from one address
 	cfg.SendQueue = 1024
 	srv, ln := startInMemory(b, cfg)
 	ctx := testContext(b, 10*time.Minute)

@@ -61,6 +61,9 @@ type Conn struct {
 	remote  string
 	forward string
 
+	// release gives the connection's place back to its source's count.
+	release func()
+
 	// br is the library's buffered reader. Between messages await reads
 	// it too, under gate; a close handshake, which reads it from another
 	// goroutine, sets closing under gate first, and await never touches

@@ -37,6 +37,7 @@ type Server struct {
 	pub     Publisher
 	metrics *metrics.Metrics
 	logger  *slog.Logger
+	sources *sourceGate // the per-source limits, applied before any WebSocket work
 
 	draining atomic.Bool
 	nextID   atomic.Uint64
@@ -56,6 +57,7 @@ func New(cfg *config.Config, log *hub.Log, pub Publisher, m *metrics.Metrics, lo
 		pub:     pub,
 		metrics: m,
 		logger:  logger,
+		sources: newSourceGate(cfg, m, logger),
 		clients: make(map[*Conn]struct{}),
 	}
 }
@@ -182,14 +184,23 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, p Protocol, pro
 
 // accept upgrades the request within MAX_CONNECTIONS and registers the
 // connection; it returns nil when the request was answered otherwise.
-func (s *Server) accept(w http.ResponseWriter, r *http.Request, p Protocol, profile *Profile) *Conn {
+func (s *Server) accept(w http.ResponseWriter, r *http.Request, p Protocol, profile *Profile) (c *Conn) {
+	client, release, ok := s.sources.admit(w, r)
+	if !ok {
+		return nil
+	}
+	defer func() {
+		if c == nil {
+			release()
+		}
+	}()
 	full := s.open.Add(1) > int64(s.cfg.MaxConnections)
 	if full && profile.OverCapacity == 0 {
 		s.open.Add(-1)
 		s.refuse(w, http.StatusServiceUnavailable, "capacity", protocol.ReasonOverCapacity)
 		return nil
 	}
-	c := &Conn{srv: s, proto: p, profile: profile, opened: time.Now(), remote: r.RemoteAddr, forward: r.Header.Get("X-Forwarded-For")}
+	c = &Conn{srv: s, proto: p, profile: profile, opened: time.Now(), remote: client, forward: r.Header.Get("X-Forwarded-For"), release: release}
 	hj := &leanHijack{ResponseWriter: w}
 	conn, err := websocket.Accept(hj, r, &websocket.AcceptOptions{
 		OriginPatterns: s.cfg.AllowedOrigins,
@@ -223,6 +234,13 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, p Protocol, prof
 		return nil
 	}
 	return c
+}
+
+// AdmitAPI applies the per-source HTTP API limit to r; when it refuses, it
+// has answered 429 and the caller must not.
+func (s *Server) AdmitAPI(w http.ResponseWriter, r *http.Request) bool {
+	_, ok := s.sources.admitAPI(w, r)
+	return ok
 }
 
 // resumeCatchUp bounds how long a resuming client whose offset is ahead of
@@ -295,6 +313,9 @@ func (s *Server) add(c *Conn) bool {
 }
 
 func (s *Server) remove(c *Conn) {
+	if c.release != nil {
+		c.release() // outside s.mu: the limiter has locks of its own
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.clients, c)
