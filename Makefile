@@ -11,9 +11,12 @@ INFRA_PKGS    := ./policy/... $(if $(wildcard stack/*.go),. ./stack/...)
 
 .PHONY: run test test-server test-e2e test-browser screenshot test-infra fuzz compat lint bench build
 
-## run: the server on localhost:8080, in memory, readable logs
+## run: the server on localhost:8080, in memory, readable logs, with a
+## local Pusher app (id local, key local-key) whose secret is for local use only
 run:
-	$(GO) run ./server/cmd/wsserver -log-format text
+	$(GO) run ./server/cmd/wsserver -log-format text \
+	  -pusher-app-id local -pusher-app-key local-key -pusher-app-secret local-secret-not-for-production \
+	  -pusher-client-events=true
 
 ## build: the server and load generator for this machine, into bin/
 build:

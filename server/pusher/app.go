@@ -125,6 +125,26 @@ func New(cfg *config.Config, srv *transport.Server, logger *slog.Logger, opts Op
 	return a
 }
 
+// Webhooks returns the app's webhook sender, or nil when PUSHER_WEBHOOK_URL
+// is empty; its outcomes are counted in reg. The caller runs it.
+func Webhooks(cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer) *webhook.Sender {
+	if cfg.PusherWebhookURL == "" {
+		return nil
+	}
+	events := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "pusher_webhook_events_total", Help: "Webhook events by outcome: sent, failed (given up after retries) or dropped (queue full).",
+	}, []string{"outcome"})
+	reg.MustRegister(events)
+	count := func(outcome string) func(int) {
+		c := events.WithLabelValues(outcome)
+		return func(n int) { c.Add(float64(n)) }
+	}
+	return webhook.New(webhook.Config{
+		URL: cfg.PusherWebhookURL, Key: cfg.PusherAppKey, Secret: cfg.PusherAppSecret, Events: cfg.PusherWebhookEvents,
+		Logger: logger, OnSent: count("sent"), OnFailed: count("failed"), OnDropped: count("dropped"),
+	})
+}
+
 // Routes adds the app's WebSocket endpoint and HTTP API to mux.
 func (a *App) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+contract.PusherSocketPrefix+"{key}", a.serveSocket)
@@ -163,6 +183,50 @@ func (a *App) publish(ctx context.Context, channel string, frame []byte, skip st
 	}
 	a.metrics.published.Inc()
 	return a.bus.Publish(ctx, Message{Channel: channel, Frame: frame, Skip: skip})
+}
+
+// Reap takes back, every interval until ctx ends, the subscriptions of
+// tasks that died without leaving, and announces what that changed as the
+// tasks would have: member_removed to the channel, and webhooks. Only a
+// shared State can have dead tasks; with any other Reap returns at once.
+func (a *App) Reap(ctx context.Context, interval time.Duration) {
+	r, ok := a.state.(state.Reaper)
+	if !ok {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		gone, err := r.Reap(ctx)
+		if err != nil {
+			a.logger.Warn("taking back a dead task's subscriptions failed; retrying", "err", err)
+		}
+		for _, d := range gone {
+			a.left(ctx, d.Channel, d.UserID, d.Left)
+		}
+		if len(gone) > 0 {
+			a.logger.Info("took back a dead task's subscriptions", "subscriptions", len(gone))
+		}
+	}
+}
+
+// left announces what an unsubscription changed: member_removed to the
+// channel's subscribers, and the webhooks.
+func (a *App) left(ctx context.Context, channel, userID string, l state.Left) {
+	if l.UserRemoved {
+		if err := a.publish(ctx, channel, wire.AppendMemberRemoved(nil, channel, userID), ""); err != nil {
+			a.logger.Warn("member_removed not published", "channel", channel, "err", err)
+		}
+		a.hook(webhook.Event{Name: webhook.MemberRemoved, Channel: channel, UserID: userID})
+	}
+	if l.Vacated {
+		a.hook(webhook.Event{Name: webhook.ChannelVacated, Channel: channel})
+	}
 }
 
 // hook queues a webhook event when webhooks are on.

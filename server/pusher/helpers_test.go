@@ -59,13 +59,17 @@ func startApp(t testing.TB, env map[string]string) *testApp {
 	log := hub.NewLog(cfg.HistorySize, hub.StartOffset(time.Now()))
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := transport.New(cfg, log, log, m, logger)
-	app := pusher.New(cfg, srv, logger, pusher.Options{Registry: m.Registry})
+	hooks := pusher.Webhooks(cfg, logger, m.Registry)
+	app := pusher.New(cfg, srv, logger, pusher.Options{Registry: m.Registry, Webhooks: hooks})
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.Handler())
 	app.Routes(mux)
 	hs := httptest.NewServer(mux)
 	ctx, cancel := context.WithCancel(context.Background())
 	go srv.Run(ctx)
+	if hooks != nil {
+		go func() { _ = hooks.Run(ctx) }()
+	}
 	t.Cleanup(func() {
 		cancel()
 		hs.CloseClientConnections()

@@ -208,13 +208,13 @@ func (a *App) subscribe(c *transport.Conn, s *session, f wire.Frame) error {
 	feed.Start()
 
 	if joined.Occupied {
-		a.hook(webhook.Event{Name: "channel_occupied", Channel: name})
+		a.hook(webhook.Event{Name: webhook.ChannelOccupied, Channel: name})
 	}
 	if joined.UserAdded {
 		if err := a.publish(ctx, name, wire.AppendMemberAdded(nil, name, member.UserID, member.UserInfo), s.socketID); err != nil {
 			c.Log(slog.LevelWarn, "member_added not published", "channel", name, "err", err)
 		}
-		a.hook(webhook.Event{Name: "member_added", Channel: name, UserID: member.UserID})
+		a.hook(webhook.Event{Name: webhook.MemberAdded, Channel: name, UserID: member.UserID})
 	}
 	return nil
 }
@@ -267,15 +267,11 @@ func (a *App) unsubscribe(c *transport.Conn, s *session, name string) {
 		c.Log(slog.LevelWarn, "unsubscription state unavailable", "channel", name, "err", err)
 		return
 	}
-	if left.UserRemoved {
-		if err := a.publish(ctx, name, wire.AppendMemberRemoved(nil, name, sub.member.UserID), ""); err != nil {
-			c.Log(slog.LevelWarn, "member_removed not published", "channel", name, "err", err)
-		}
-		a.hook(webhook.Event{Name: "member_removed", Channel: name, UserID: sub.member.UserID})
+	uid := ""
+	if sub.member != nil {
+		uid = sub.member.UserID
 	}
-	if left.Vacated {
-		a.hook(webhook.Event{Name: "channel_vacated", Channel: name})
-	}
+	a.left(ctx, name, uid, left)
 }
 
 // Closed implements transport.Protocol: every subscription ends.
@@ -365,7 +361,7 @@ func (a *App) clientEvent(c *transport.Conn, s *session, f wire.Frame) error {
 		return refuse("client event not delivered: " + err.Error())
 	}
 	a.metrics.clientEvents.Inc()
-	a.hook(webhook.Event{Name: "client_event", Channel: f.Channel, Event: f.Event, Data: string(f.Data), SocketID: s.socketID, UserID: userID})
+	a.hook(webhook.Event{Name: webhook.ClientEvent, Channel: f.Channel, Event: f.Event, Data: string(f.Data), SocketID: s.socketID, UserID: userID})
 	return nil
 }
 

@@ -2,6 +2,9 @@ package pusher_test
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -10,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/wsfargate/websocket-service/server/pusher/auth"
+	"github.com/wsfargate/websocket-service/server/pusher/webhook"
 )
 
 func TestConnectionEstablished(t *testing.T) {
@@ -431,5 +435,60 @@ func TestSeedEndpointSwitch(t *testing.T) {
 		if resp != want {
 			t.Errorf("WSS_ENABLED=%s: GET /wss answered %d, want %d", on, resp, want)
 		}
+	}
+}
+
+// Webhooks report occupancy, membership and client events, signed with
+// the app secret, once each.
+func TestWebhooks(t *testing.T) {
+	got := make(chan webhook.Event, 64)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Header.Get("X-Pusher-Key") != appKey || !webhook.Verify(appSecret, body, r.Header.Get("X-Pusher-Signature")) {
+			t.Errorf("webhook with key %q and a signature that does not verify", r.Header.Get("X-Pusher-Key"))
+		}
+		var p webhook.Payload
+		if err := json.Unmarshal(body, &p); err != nil {
+			t.Errorf("webhook body %s: %v", body, err)
+		}
+		for _, e := range p.Events {
+			got <- e
+		}
+	}))
+	defer receiver.Close()
+	a := startApp(t, map[string]string{"PUSHER_WEBHOOK_URL": receiver.URL})
+	c1, c2 := a.dial(t), a.dial(t)
+	c1.subscribe("presence-hooks", presenceData("u1", nil))
+	c1.next("pusher_internal:subscription_succeeded")
+	c2.subscribe("presence-hooks", presenceData("u1", nil)) // the same user: no second member_added
+	c2.next("pusher_internal:subscription_succeeded")
+	c1.send(map[string]any{"event": "client-ping", "channel": "presence-hooks", "data": map[string]int{"n": 1}})
+	_ = c1.conn.Close(websocket.StatusNormalClosure, "")
+	_ = c2.conn.Close(websocket.StatusNormalClosure, "")
+
+	want := []string{"channel_occupied", "member_added", "client_event", "member_removed", "channel_vacated"}
+	var names []string
+	deadline := time.After(5 * time.Second)
+	for len(names) < len(want) {
+		select {
+		case e := <-got:
+			names = append(names, e.Name)
+			if e.Channel != "presence-hooks" {
+				t.Fatalf("webhook %+v on another channel", e)
+			}
+			if e.Name == "client_event" && (e.Event != "client-ping" || e.UserID != "u1" || e.SocketID != c1.SocketID) {
+				t.Fatalf("client_event %+v", e)
+			}
+		case <-deadline:
+			t.Fatalf("webhooks %v, want %v", names, want)
+		}
+	}
+	if strings.Join(names, ",") != strings.Join(want, ",") {
+		t.Fatalf("webhooks %v, want %v", names, want)
+	}
+	select {
+	case e := <-got:
+		t.Fatalf("extra webhook %+v", e)
+	case <-time.After(500 * time.Millisecond):
 	}
 }

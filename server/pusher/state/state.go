@@ -43,6 +43,20 @@ type Left struct {
 	UserRemoved bool
 }
 
+// Departure is a subscription that a task which died without leaving
+// held, taken back on its behalf, and what that changed.
+type Departure struct {
+	Channel string
+	UserID  string // presence channels only
+	Left
+}
+
+// Reaper is a State shared by tasks that can die: Reap takes back the
+// subscriptions of dead tasks.
+type Reaper interface {
+	Reap(ctx context.Context) ([]Departure, error)
+}
+
 // Info is a channel's occupancy.
 type Info struct {
 	Subscriptions int
