@@ -25,6 +25,8 @@ import (
 	"github.com/wsfargate/websocket-service/server/ecstask"
 	"github.com/wsfargate/websocket-service/server/hub"
 	"github.com/wsfargate/websocket-service/server/metrics"
+	"github.com/wsfargate/websocket-service/server/pusher"
+	"github.com/wsfargate/websocket-service/server/pusher/cluster"
 	"github.com/wsfargate/websocket-service/server/transport"
 )
 
@@ -83,7 +85,7 @@ func Run(stop context.Context, cfg *config.Config, logger *slog.Logger, emf io.W
 	m := metrics.New()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	log, pub, err := openBroker(stop, ctx, cfg, logger, m)
+	log, pub, b, err := openBroker(stop, ctx, cfg, logger, m)
 	if err != nil {
 		return err
 	}
@@ -98,6 +100,16 @@ func Run(stop context.Context, cfg *config.Config, logger *slog.Logger, emf io.W
 	}
 	routes := http.NewServeMux()
 	routes.Handle("/", srv.Handler())
+	if cfg.PusherAppID != "" {
+		app, err := startPusher(stop, ctx, cfg, srv, b, logger, m)
+		if err != nil {
+			return err
+		}
+		if app == nil {
+			return nil // stopped before the broker was reached
+		}
+		app.Routes(routes)
+	}
 	page := demo.Handler(demoStats(srv, log))
 	routes.Handle("GET /demo", page)
 	routes.Handle("GET /demo/", page)
@@ -178,33 +190,74 @@ func Run(stop context.Context, cfg *config.Config, logger *slog.Logger, emf io.W
 // that feeds it. With Redis it loads the stream's recent history first,
 // retrying until Redis answers or stop ends (then the log is nil), and keeps
 // following the stream until ctx ends.
-func openBroker(stop, ctx context.Context, cfg *config.Config, logger *slog.Logger, m *metrics.Metrics) (*hub.Log, transport.Publisher, error) {
+func openBroker(stop, ctx context.Context, cfg *config.Config, logger *slog.Logger, m *metrics.Metrics) (*hub.Log, transport.Publisher, *broker.Redis, error) {
 	capacity := max(cfg.HistorySize, cfg.SendQueue+1)
 	if cfg.Broker == "memory" {
 		log := hub.NewLog(capacity, hub.StartOffset(time.Now()))
-		return log, log, nil
+		return log, log, nil, nil
 	}
 	b, err := broker.NewRedis(broker.Options{
 		URL: cfg.RedisURL, Username: cfg.RedisUsername, Password: cfg.RedisPassword,
-		Stream: cfg.RedisStream, History: cfg.HistorySize,
+		Cluster: cfg.RedisCluster, Stream: cfg.RedisStream, History: cfg.HistorySize,
 	}, logger, m)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	go func() { <-ctx.Done(); b.Close() }()
 	for wait := 100 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
 		log, from, err := b.Load(stop, capacity)
 		if err == nil {
 			go b.Follow(ctx, log, from)
-			return log, b, nil
+			return log, b, b, nil
 		}
 		logger.Error("waiting for the broker before serving", "err", err, "retry_in", wait.String())
 		select {
 		case <-stop.Done():
-			return nil, nil, nil
+			return nil, nil, nil, nil
 		case <-time.After(wait):
 		}
 	}
+}
+
+// startPusher builds the Pusher app: alone in memory, or, with a Redis
+// broker, sharing its state and events with every task through the same
+// server. It waits until the app follows the event stream, so that no
+// event published after the task starts serving is missed, and returns nil
+// if stop ends first.
+func startPusher(stop, ctx context.Context, cfg *config.Config, srv *transport.Server, b *broker.Redis, logger *slog.Logger, m *metrics.Metrics) (*pusher.App, error) {
+	hooks := pusher.Webhooks(cfg, logger, m.Registry)
+	if hooks != nil {
+		go func() { _ = hooks.Run(ctx) }()
+	}
+	opts := pusher.Options{Webhooks: hooks, Registry: m.Registry}
+	var bus *cluster.Bus
+	var shared *cluster.State
+	if b != nil {
+		rdb, err := b.Client(stop)
+		if err != nil {
+			return nil, fmt.Errorf("pusher state on the broker: %w", err)
+		}
+		shared, bus = cluster.NewState(rdb, cfg.PusherAppID), cluster.NewBus(rdb, cfg.PusherAppID, logger)
+		opts.State, opts.Bus = shared, bus
+	}
+	app := pusher.New(cfg, srv, logger, opts)
+	if b != nil {
+		ready := make(chan struct{})
+		go bus.Follow(ctx, app, ready)
+		select {
+		case <-ready:
+		case <-stop.Done():
+			return nil, nil
+		}
+		go shared.Heartbeat(ctx, func() {
+			logger.Warn("this task was taken for dead while cut off from Redis; its Pusher clients reconnect to subscribe again")
+			srv.Reconnect(app)
+		})
+		go app.Reap(ctx, cluster.ReapInterval)
+	}
+	logger.Info("Pusher Channels app enabled", "app_id", cfg.PusherAppID, "key", cfg.PusherAppKey,
+		"client_events", cfg.PusherClientEvents, "webhooks", hooks != nil, "shared", b != nil)
+	return app, nil
 }
 
 // browsable turns a listener's address into one a browser on this machine

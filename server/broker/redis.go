@@ -8,6 +8,12 @@
 // place, and every process follows the stream with a blocking XREAD into its
 // own log. A stream entry's ID becomes the message's offset, so offsets agree
 // across processes and survive restarts of any of them.
+//
+// The server may be a single Redis or a Redis Cluster (ElastiCache
+// Serverless is always one). Every command the broker sends names one key,
+// the stream, so none can span hash slots; a command that used another key
+// beside the stream would need both under one hash tag ("{tag}"), or the
+// cluster refuses it with CROSSSLOT.
 package broker
 
 import (
@@ -19,6 +25,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -33,7 +41,10 @@ const field = "m"
 
 // Redis publishes to and follows one Redis stream.
 type Redis struct {
-	client  *redis.Client
+	opts    Options
+	conn    atomic.Pointer[conn] // nil until the server has said whether it is a cluster
+	mu      sync.Mutex           // orders storing conn against Close
+	closed  bool
 	stream  string
 	history int
 	logger  *slog.Logger
@@ -41,17 +52,56 @@ type Redis struct {
 	timeout time.Duration
 }
 
+// conn is the client chosen for the server.
+type conn struct {
+	redis.UniversalClient
+	cluster *redis.ClusterClient // the same client, when the server is a cluster
+}
+
 // Options say where the stream is.
 type Options struct {
 	URL      string // redis:// or rediss:// (TLS); may carry credentials
 	Username string // overrides the URL's, when set
 	Password string // overrides the URL's, when set
-	Stream   string
-	History  int // entries kept in the stream, approximately
+	// Cluster says whether URL is a node of a Redis Cluster: "yes", "no",
+	// or "auto" (or empty) to ask the server on first use.
+	Cluster string
+	Stream  string
+	History int // entries kept in the stream, approximately
 }
 
 // NewRedis connects lazily to the server in o.
 func NewRedis(o Options, logger *slog.Logger, m *metrics.Metrics) (*Redis, error) {
+	if _, err := o.clientOptions(); err != nil {
+		return nil, err
+	}
+	r := &Redis{
+		opts:    o,
+		stream:  o.Stream,
+		history: o.History,
+		logger:  logger.With("broker", "redis", "stream", o.Stream),
+		metrics: m,
+		timeout: 3 * time.Second,
+	}
+	switch o.Cluster {
+	case "", "auto":
+		// Known once the server answers: NewRedis must not wait for it.
+	case "yes", "no":
+		c, err := o.newConn(o.Cluster == "yes")
+		if err != nil {
+			return nil, err
+		}
+		r.conn.Store(c)
+	default:
+		return nil, fmt.Errorf("REDIS_CLUSTER %q: want auto, yes or no", o.Cluster)
+	}
+	return r, nil
+}
+
+// clientOptions turns the URL and credentials into a fresh copy of a
+// single-server client's options: go-redis keeps and adjusts what it is
+// given, so no two clients share one.
+func (o Options) clientOptions() (*redis.Options, error) {
 	opt, err := redis.ParseURL(o.URL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
@@ -69,18 +119,136 @@ func NewRedis(o Options, logger *slog.Logger, m *metrics.Metrics) (*Redis, error
 	opt.WriteTimeout = 2 * time.Second
 	opt.MaxRetries = 0
 	opt.ContextTimeoutEnabled = true
-	return &Redis{
-		client:  redis.NewClient(opt),
-		stream:  o.Stream,
-		history: o.History,
-		logger:  logger.With("broker", "redis", "stream", o.Stream),
-		metrics: m,
-		timeout: 3 * time.Second,
-	}, nil
+	return opt, nil
+}
+
+// newConn makes the client for a single server or for a cluster. A
+// cluster client takes the URL's host as its seed: it learns the other
+// nodes, and which slots each serves, from CLUSTER SLOTS, and follows
+// MOVED when a slot has moved since.
+func (o Options) newConn(cluster bool) (*conn, error) {
+	opt, err := o.clientOptions()
+	if err != nil {
+		return nil, err
+	}
+	if !cluster {
+		return &conn{UniversalClient: redis.NewClient(opt)}, nil
+	}
+	switch {
+	case opt.Network == "unix":
+		return nil, errors.New("REDIS_URL: a Redis Cluster is reached over TCP, not a Unix socket")
+	case opt.DB != 0:
+		return nil, fmt.Errorf("REDIS_URL: selects database %d, but a Redis Cluster has only database 0", opt.DB)
+	}
+	c := redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs:      []string{opt.Addr},
+		ClientName: opt.ClientName,
+		Protocol:   opt.Protocol,
+		Username:   opt.Username,
+		Password:   opt.Password,
+		// Every node is verified against the URL's host name, as with
+		// go-redis's own ParseClusterURL: ElastiCache Serverless gives its
+		// one endpoint as the address of every slot.
+		TLSConfig:             opt.TLSConfig,
+		DialTimeout:           opt.DialTimeout,
+		ReadTimeout:           opt.ReadTimeout,
+		WriteTimeout:          opt.WriteTimeout,
+		ContextTimeoutEnabled: opt.ContextTimeoutEnabled,
+		MaxRetries:            opt.MaxRetries,
+		PoolFIFO:              opt.PoolFIFO,
+		PoolSize:              opt.PoolSize,
+		PoolTimeout:           opt.PoolTimeout,
+		MinIdleConns:          opt.MinIdleConns,
+		MaxIdleConns:          opt.MaxIdleConns,
+		MaxActiveConns:        opt.MaxActiveConns,
+		ConnMaxIdleTime:       opt.ConnMaxIdleTime,
+		ConnMaxLifetime:       opt.ConnMaxLifetime,
+	})
+	return &conn{UniversalClient: c, cluster: c}, nil
+}
+
+// client returns the client for the server. With Cluster "auto" the first
+// call asks the server what it is; until one has had an answer every call
+// asks, so a server that is down at start is asked again on the next try.
+func (r *Redis) client(ctx context.Context) (*conn, error) {
+	if c := r.conn.Load(); c != nil {
+		return c, nil
+	}
+	opt, err := r.opts.clientOptions()
+	if err != nil {
+		return nil, err
+	}
+	probe := redis.NewClient(opt)
+	cluster, err := isCluster(ctx, probe)
+	var c *conn
+	switch {
+	case err != nil:
+		probe.Close()
+		return nil, err
+	case cluster:
+		probe.Close()
+		if c, err = r.opts.newConn(true); err != nil {
+			return nil, err
+		}
+	default:
+		// The probe is the very client a single server needs.
+		c = &conn{UniversalClient: probe}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		c.Close()
+		return nil, redis.ErrClosed
+	}
+	if won := r.conn.Load(); won != nil {
+		c.Close()
+		return won, nil
+	}
+	r.conn.Store(c)
+	r.logger.Info("asked the broker whether it is a cluster", "cluster", cluster)
+	return c, nil
+}
+
+// Client returns the broker's Redis client, a cluster client when the
+// server is one, for other state that tasks share through the same server.
+func (r *Redis) Client(ctx context.Context) (redis.UniversalClient, error) {
+	c, err := r.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.UniversalClient, nil
+}
+
+// isCluster asks the server whether it runs in cluster mode. It asks with
+// CLUSTER SLOTS, which a cluster client needs anyway to find the nodes, so
+// a least-privilege ACL user needs no extra permission for the question.
+// A server without cluster support refuses it with "ERR This instance has
+// cluster support disabled"; one that does not know the command (a proxy)
+// is no cluster either.
+func isCluster(ctx context.Context, c *redis.Client) (bool, error) {
+	err := c.ClusterSlots(ctx).Err()
+	switch {
+	case err == nil:
+		return true, nil
+	case strings.Contains(err.Error(), "cluster support disabled"), strings.HasPrefix(err.Error(), "ERR unknown command"):
+		return false, nil
+	case strings.HasPrefix(err.Error(), "NOPERM"):
+		return false, fmt.Errorf("ask whether the broker is a cluster (REDIS_CLUSTER=auto): the ACL user needs CLUSTER SLOTS, as a cluster client does: %w", err)
+	default:
+		return false, fmt.Errorf("ask whether the broker is a cluster (REDIS_CLUSTER=auto): %w", err)
+	}
 }
 
 // Close releases the connections.
-func (r *Redis) Close() error { return r.client.Close() }
+func (r *Redis) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	if c := r.conn.Load(); c != nil {
+		return c.Close()
+	}
+	return nil
+}
 
 // Publish adds payload to the stream. A nil error means Redis has the
 // message and every process will deliver it; an error means it was not
@@ -89,12 +257,18 @@ func (r *Redis) Close() error { return r.client.Close() }
 func (r *Redis) Publish(ctx context.Context, payload json.RawMessage) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	err := r.client.XAdd(ctx, &redis.XAddArgs{
-		Stream: r.stream,
-		MaxLen: int64(r.history),
-		Approx: true,
-		Values: []any{field, []byte(payload)},
-	}).Err()
+	c, err := r.client(ctx)
+	if err == nil {
+		err = c.XAdd(ctx, &redis.XAddArgs{
+			Stream: r.stream,
+			MaxLen: int64(r.history),
+			Approx: true,
+			Values: []any{field, []byte(payload)},
+		}).Err()
+		if err != nil {
+			c.failed()
+		}
+	}
 	if err != nil {
 		r.metrics.BrokerErrors.WithLabelValues("publish").Inc()
 		return fmt.Errorf("broker unavailable: %w", err)
@@ -108,12 +282,17 @@ func (r *Redis) Publish(ctx context.Context, payload json.RawMessage) error {
 func (r *Redis) Load(ctx context.Context, capacity int) (*hub.Log, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
+	c, err := r.client(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("load history: %w", err)
+	}
 	var floor uint64
-	info, err := r.client.XInfoStream(ctx, r.stream).Result()
+	info, err := c.XInfoStream(ctx, r.stream).Result()
 	switch {
 	case err != nil && strings.Contains(err.Error(), "no such key"):
 		// A new stream: nothing was ever lost.
 	case err != nil:
+		c.failed()
 		return nil, "", fmt.Errorf("load history: %w", err)
 	default:
 		if floor, err = EncodeStreamID(info.MaxDeletedEntryID); err != nil {
@@ -122,8 +301,9 @@ func (r *Redis) Load(ctx context.Context, capacity int) (*hub.Log, string, error
 	}
 	// One more than fits: the extra, oldest entry is the floor, everything
 	// after it is in the log.
-	msgs, err := r.client.XRevRangeN(ctx, r.stream, "+", "-", int64(capacity)+1).Result()
+	msgs, err := c.XRevRangeN(ctx, r.stream, "+", "-", int64(capacity)+1).Result()
 	if err != nil {
+		c.failed()
 		return nil, "", fmt.Errorf("load history: %w", err)
 	}
 	if len(msgs) > capacity {
@@ -159,11 +339,7 @@ func (r *Redis) Follow(ctx context.Context, log *hub.Log, from string) {
 		// the network gone) soon after the block ends, rather than after
 		// the client library's generous allowance for blocking reads.
 		rctx, cancel := context.WithTimeout(ctx, block+r.timeout)
-		streams, err := r.client.XRead(rctx, &redis.XReadArgs{
-			Streams: []string{r.stream, last},
-			Count:   512,
-			Block:   block,
-		}).Result()
+		streams, err := r.read(rctx, last, block)
 		cancel()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			if ctx.Err() != nil {
@@ -191,6 +367,36 @@ func (r *Redis) Follow(ctx context.Context, log *hub.Log, from string) {
 				last = m.ID
 			}
 		}
+	}
+}
+
+// read waits up to block for entries after ID last. On a cluster the
+// blocking read goes to the node that serves the stream's slot.
+func (r *Redis) read(ctx context.Context, last string, block time.Duration) ([]redis.XStream, error) {
+	c, err := r.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	streams, err := c.XRead(ctx, &redis.XReadArgs{
+		Streams: []string{r.stream, last},
+		Count:   512,
+		Block:   block,
+	}).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		c.failed()
+	}
+	return streams, err
+}
+
+// failed follows a failed command. A slot that moved answers MOVED, which
+// go-redis follows and learns from; but a node that is gone (failed over,
+// replaced) answers nothing, and the cluster client would keep dialling
+// its old address until its periodic reload, a minute later. So every
+// failure asks the cluster for its slots again, in the background, and the
+// next try, after the caller's backoff, finds the slot's new node.
+func (c *conn) failed() {
+	if c.cluster != nil {
+		c.cluster.ReloadState(context.Background())
 	}
 }
 

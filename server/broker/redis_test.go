@@ -26,10 +26,51 @@ type task struct {
 	m   *metrics.Metrics
 }
 
-func startTask(t *testing.T, ctx context.Context, url string, capacity int) *task {
+// target is a Redis deployment to test against, and the stream to use.
+type target struct {
+	url    string
+	stream string
+	// node is the server, or the cluster node that serves stream's slot:
+	// the one whose outage the broker must ride out.
+	node    *testredis.Server
+	cluster *testredis.Cluster // nil for a single server
+}
+
+// raw returns a plain client, for writing what no server would.
+func (tg target) raw(t *testing.T) redis.UniversalClient {
+	var c redis.UniversalClient
+	if tg.cluster != nil {
+		c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: tg.cluster.Addrs})
+	} else {
+		c = redis.NewClient(&redis.Options{Addr: tg.node.Addr})
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// backends are the deployments every broker test runs against: a single
+// redis-server, and a three-node Redis Cluster, as ElastiCache Serverless
+// always is, with the stream on a node other than the one in the URL, so
+// that the client must find it.
+var backends = []struct {
+	name  string
+	start func(t *testing.T, persist bool) target
+}{
+	{"single", func(t *testing.T, persist bool) target {
+		s := testredis.Start(t, persist)
+		return target{url: s.URL, stream: "test:stream", node: s}
+	}},
+	{"cluster", func(t *testing.T, persist bool) target {
+		c := testredis.StartCluster(t, persist)
+		stream := c.KeyOn("test:stream:", c.Nodes[1])
+		return target{url: c.URL, stream: stream, node: c.Nodes[1], cluster: c}
+	}},
+}
+
+func startTask(t *testing.T, ctx context.Context, tg target, capacity int) *task {
 	t.Helper()
 	m := metrics.New()
-	b, err := broker.NewRedis(broker.Options{URL: url, Stream: "test:stream", History: capacity}, slog.New(slog.NewTextHandler(io.Discard, nil)), m)
+	b, err := broker.NewRedis(broker.Options{URL: tg.url, Stream: tg.stream, History: capacity}, slog.New(slog.NewTextHandler(io.Discard, nil)), m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,10 +100,32 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 }
 
 func TestTasksAgreeOnOrderAndOffsets(t *testing.T) {
-	rs := testredis.Start(t, false)
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) { testTasksAgree(t, be.start(t, false)) })
+	}
+}
+
+// A cluster serves the stream from whichever node owns its slot; the
+// broker works wherever that is, the node named in the URL included.
+func TestClusterStreamOnEveryNode(t *testing.T) {
+	c := testredis.StartCluster(t, false)
+	for i, n := range c.Nodes {
+		t.Run(fmt.Sprint("node", i), func(t *testing.T) {
+			stream := c.KeyOn(fmt.Sprintf("test:node%d:", i), n)
+			testTasksAgree(t, target{url: c.URL, stream: stream, node: n, cluster: c})
+			if got, err := n.Do("XLEN", stream); err != nil || got != "300" {
+				t.Errorf("XLEN %s on the node that owns it: %q, %v; want 300", stream, got, err)
+			}
+		})
+	}
+}
+
+// testTasksAgree has three tasks publish 100 messages each and checks that
+// all three deliver the same 300 entries, in one order, with one offset.
+func testTasksAgree(t *testing.T, tg target) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tasks := []*task{startTask(t, ctx, rs.URL, 1000), startTask(t, ctx, rs.URL, 1000), startTask(t, ctx, rs.URL, 1000)}
+	tasks := []*task{startTask(t, ctx, tg, 1000), startTask(t, ctx, tg, 1000), startTask(t, ctx, tg, 1000)}
 	const each = 100
 	var wg sync.WaitGroup
 	for i, tk := range tasks {
@@ -105,10 +168,15 @@ func TestTasksAgreeOnOrderAndOffsets(t *testing.T) {
 // A task that starts later loads the recent history, so clients moving to
 // it from a stopped task can resume.
 func TestLoadHistory(t *testing.T) {
-	rs := testredis.Start(t, false)
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) { testLoadHistory(t, be.start(t, false)) })
+	}
+}
+
+func testLoadHistory(t *testing.T, tg target) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	early := startTask(t, ctx, rs.URL, 100)
+	early := startTask(t, ctx, tg, 100)
 	for i := range 20 {
 		if err := early.b.Publish(ctx, json.RawMessage(strconv.Itoa(i))); err != nil {
 			t.Fatal(err)
@@ -117,7 +185,7 @@ func TestLoadHistory(t *testing.T) {
 	waitFor(t, 5*time.Second, "early task caught up", func() bool { return len(entries(early.log, 0)) == 20 })
 	all := entries(early.log, 0)
 
-	late := startTask(t, ctx, rs.URL, 5)
+	late := startTask(t, ctx, tg, 5)
 	got := entries(late.log, all[14].Offset)
 	if len(got) != 5 || got[0].Offset != all[15].Offset || got[4].Offset != all[19].Offset {
 		t.Fatalf("late task holds %d entries, want the last 5 of the 20", len(got))
@@ -136,14 +204,18 @@ func TestLoadHistory(t *testing.T) {
 }
 
 func TestEntriesNotFromAServerAreSkipped(t *testing.T) {
-	rs := testredis.Start(t, false)
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) { testEntriesSkipped(t, be.start(t, false)) })
+	}
+}
+
+func testEntriesSkipped(t *testing.T, tg target) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tk := startTask(t, ctx, rs.URL, 100)
-	raw := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", rs.Port)})
-	defer raw.Close()
+	tk := startTask(t, ctx, tg, 100)
+	raw := tg.raw(t)
 	for _, vals := range [][]any{{"m", "not json"}, {"other", `{"a":1}`}, {"m", `{"ok":true}`}} {
-		if err := raw.XAdd(ctx, &redis.XAddArgs{Stream: "test:stream", Values: vals}).Err(); err != nil {
+		if err := raw.XAdd(ctx, &redis.XAddArgs{Stream: tg.stream, Values: vals}).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -157,11 +229,19 @@ func TestEntriesNotFromAServerAreSkipped(t *testing.T) {
 // While Redis is frozen a publish fails (it is never acknowledged and then
 // lost); when Redis returns, the follower resumes where it stopped; after a
 // restart with persistence every acknowledged message is there exactly once.
+// On a cluster the node that serves the stream is the one frozen and
+// restarted, and the blocking read must find it again.
 func TestOutageAndRestart(t *testing.T) {
-	rs := testredis.Start(t, true)
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) { testOutageAndRestart(t, be.start(t, true)) })
+	}
+}
+
+func testOutageAndRestart(t *testing.T, tg target) {
+	rs := tg.node
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	tk := startTask(t, ctx, rs.URL, 1000)
+	tk := startTask(t, ctx, tg, 1000)
 	var acked []string
 	publish := func(s string) error {
 		err := tk.b.Publish(ctx, json.RawMessage(strconv.Quote(s)))
@@ -216,7 +296,7 @@ func TestOutageAndRestart(t *testing.T) {
 		}
 	}
 	// A fresh task after the restart loads the same history.
-	again := startTask(t, ctx, rs.URL, 1000)
+	again := startTask(t, ctx, tg, 1000)
 	if got, want := len(entries(again.log, 0)), len(entries(tk.log, 0)); got != want {
 		t.Errorf("a task started after the restart loaded %d entries, want %d", got, want)
 	}

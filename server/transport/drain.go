@@ -64,6 +64,20 @@ func (s *Server) CloseAll(ctx context.Context, spread time.Duration) error {
 	}
 }
 
+// Reconnect closes every connection of protocol p with its profile's
+// shutdown code, which asks the client to reconnect at once, without
+// draining the server: for a task whose shared state was lost, so that its
+// clients subscribe afresh.
+func (s *Server) Reconnect(p Protocol) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.clients {
+		if c.proto == p {
+			go c.close(c.profile.Shutdown, c.profile.ShutdownReason)
+		}
+	}
+}
+
 func sleepUntil(ctx context.Context, t time.Time) error {
 	d := time.Until(t)
 	if d <= 0 {
