@@ -44,6 +44,13 @@ type testApp struct {
 // given settings on top.
 func startApp(t testing.TB, env map[string]string) *testApp {
 	t.Helper()
+	return startAppWith(t, env, nil)
+}
+
+// startAppWith is startApp with the app's parts from parts (nil: a single
+// process's); parts may start what they need on ctx.
+func startAppWith(t testing.TB, env map[string]string, parts func(ctx context.Context, opts *pusher.Options) func(*pusher.App)) *testApp {
+	t.Helper()
 	vars := map[string]string{
 		"PUSHER_APP_ID": appID, "PUSHER_APP_KEY": appKey, "PUSHER_APP_SECRET": appSecret,
 		"PUSHER_CLIENT_EVENTS": "true",
@@ -60,12 +67,18 @@ func startApp(t testing.TB, env map[string]string) *testApp {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := transport.New(cfg, log, log, m, logger)
 	hooks := pusher.Webhooks(cfg, logger, m.Registry)
-	app := pusher.New(cfg, srv, logger, pusher.Options{Registry: m.Registry, Webhooks: hooks})
+	ctx, cancel := context.WithCancel(context.Background())
+	opts := pusher.Options{Registry: m.Registry, Webhooks: hooks}
+	started := func(*pusher.App) {}
+	if parts != nil {
+		started = parts(ctx, &opts)
+	}
+	app := pusher.New(cfg, srv, logger, opts)
+	started(app)
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.Handler())
 	app.Routes(mux)
 	hs := httptest.NewServer(mux)
-	ctx, cancel := context.WithCancel(context.Background())
 	go srv.Run(ctx)
 	if hooks != nil {
 		go func() { _ = hooks.Run(ctx) }()
