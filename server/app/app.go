@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/wsfargate/websocket-service/server/broker"
 	"github.com/wsfargate/websocket-service/server/config"
@@ -57,6 +58,9 @@ func Main(stop context.Context, args []string, lookup func(string) (string, bool
 		return probe(stop, cfg.Addr, stderr)
 	}
 	logger := cfg.Logger(stderr)
+	// go-redis logs through a process-wide logger of its own; route it into
+	// the structured log, so that no line on stderr is outside the JSON.
+	redis.SetLogger(redisLog{logger})
 	debug.SetGCPercent(cfg.GCPercent)
 	if cfg.TaskMetadataURI != "" && cfg.StopPollInterval > 0 {
 		var cancel context.CancelFunc
@@ -258,6 +262,14 @@ func startPusher(stop, ctx context.Context, cfg *config.Config, srv *transport.S
 	logger.Info("Pusher Channels app enabled", "app_id", cfg.PusherAppID, "key", cfg.PusherAppKey,
 		"client_events", cfg.PusherClientEvents, "webhooks", hooks != nil, "shared", b != nil)
 	return app, nil
+}
+
+// redisLog writes go-redis's messages (failed dials, pool trouble) as
+// warnings of the process logger.
+type redisLog struct{ logger *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.logger.WarnContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
 }
 
 // browsable turns a listener's address into one a browser on this machine
