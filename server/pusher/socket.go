@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,7 +31,10 @@ var errClosed = errors.New("closed by the server")
 // runs on the connection's reading goroutine, one message at a time.
 type session struct {
 	socketID string
-	subs     map[string]*subscription
+	// subs is a slice, not a map: a connection has a handful of
+	// subscriptions, and an empty map costs an idle connection more than
+	// the search it saves.
+	subs     []*subscription
 	userID   string // set by a successful signin
 	userInfo []byte // the signed-in user's user_info
 	signedIn chan struct{}
@@ -38,12 +42,23 @@ type session struct {
 }
 
 type subscription struct {
+	name   string
 	local  *localChannel
 	feed   *transport.Feed
 	member *state.Member // presence channels only
 }
 
 func sess(c *transport.Conn) *session { return c.Session.(*session) }
+
+// sub returns the subscription to channel, or nil.
+func (s *session) sub(channel string) *subscription {
+	for _, sub := range s.subs {
+		if sub.name == channel {
+			return sub
+		}
+	}
+	return nil
+}
 
 // Open implements transport.Protocol: it checks the app key and protocol
 // version and sends connection_established.
@@ -54,13 +69,9 @@ func (a *App) Open(c *transport.Conn, r *http.Request) error {
 	if v := r.URL.Query().Get("protocol"); v != protocolVersion {
 		return a.refuse(c, wire.CodeUnsupportedProtocol, fmt.Sprintf("unsupported protocol version %q; this server speaks %s", v, protocolVersion))
 	}
-	s := &session{socketID: wire.NewSocketID(), subs: make(map[string]*subscription)}
+	s := &session{socketID: wire.NewSocketID()}
 	c.SetID(s.socketID)
 	c.Session = s
-	if a.cfg.PusherClientEventRate > 0 {
-		burst := max(1, int(a.cfg.PusherClientEventRate))
-		s.limiter = rate.NewLimiter(rate.Limit(a.cfg.PusherClientEventRate), burst)
-	}
 	if err := c.Send(wire.AppendConnectionEstablished(nil, s.socketID, int(a.cfg.PusherActivityTimeout/time.Second))); err != nil {
 		return err
 	}
@@ -146,7 +157,7 @@ func (a *App) subscribe(c *transport.Conn, s *session, f wire.Frame) error {
 	} else if err := wire.ValidChannel(name); err != nil {
 		return refuse("bad_name", http.StatusBadRequest, "InvalidChannel", err.Error())
 	}
-	if _, ok := s.subs[name]; ok {
+	if s.sub(name) != nil {
 		return nil // already subscribed: nothing changes
 	}
 	if len(s.subs) >= a.cfg.PusherMaxSubscriptions {
@@ -181,7 +192,7 @@ func (a *App) subscribe(c *transport.Conn, s *session, f wire.Frame) error {
 	}
 	local := a.channels.join(name)
 	feed := c.Follow(local.log)
-	s.subs[name] = &subscription{local: local, feed: feed, member: member}
+	s.subs = append(s.subs, &subscription{name: name, local: local, feed: feed, member: member})
 	a.metrics.subscriptions.WithLabelValues("ok").Inc()
 
 	confirm, err := a.confirmation(ctx, name, member)
@@ -254,11 +265,12 @@ func (a *App) confirmation(ctx context.Context, name string, member *state.Membe
 // unsubscribe ends one subscription, and tells the others when that
 // was the user's last connection in a presence channel.
 func (a *App) unsubscribe(c *transport.Conn, s *session, name string) {
-	sub, ok := s.subs[name]
-	if !ok {
+	i := slices.IndexFunc(s.subs, func(sub *subscription) bool { return sub.name == name })
+	if i < 0 {
 		return
 	}
-	delete(s.subs, name)
+	sub := s.subs[i]
+	s.subs = slices.Delete(s.subs, i, i+1)
 	sub.feed.Stop()
 	a.channels.leave(sub.local)
 	ctx := context.Background()
@@ -280,8 +292,8 @@ func (a *App) Closed(c *transport.Conn) {
 	if !ok {
 		return // refused before the session began
 	}
-	for name := range s.subs {
-		a.unsubscribe(c, s, name)
+	for len(s.subs) > 0 {
+		a.unsubscribe(c, s, s.subs[len(s.subs)-1].name)
 	}
 	if s.userID != "" {
 		a.mu.Lock()
@@ -333,8 +345,8 @@ func (a *App) clientEvent(c *transport.Conn, s *session, f wire.Frame) error {
 	if !a.cfg.PusherClientEvents {
 		return refuse("client events are not enabled for this app (PUSHER_CLIENT_EVENTS)")
 	}
-	sub, ok := s.subs[f.Channel]
-	if !ok {
+	sub := s.sub(f.Channel)
+	if sub == nil {
 		return refuse(fmt.Sprintf("client event on %q: not subscribed to that channel", truncate(f.Channel, 64)))
 	}
 	switch wire.KindOf(f.Channel) {
@@ -347,6 +359,10 @@ func (a *App) clientEvent(c *transport.Conn, s *session, f wire.Frame) error {
 	}
 	if len(f.Data) > a.cfg.PusherMaxEventBytes {
 		return refuse(fmt.Sprintf("event data is %d bytes, over the %d allowed (PUSHER_MAX_EVENT_BYTES)", len(f.Data), a.cfg.PusherMaxEventBytes))
+	}
+	if a.cfg.PusherClientEventRate > 0 && s.limiter == nil {
+		// Made on the first client event: most connections never send one.
+		s.limiter = rate.NewLimiter(rate.Limit(a.cfg.PusherClientEventRate), max(1, int(a.cfg.PusherClientEventRate)))
 	}
 	if s.limiter != nil && !s.limiter.Allow() {
 		msg := "client event rate limit exceeded (PUSHER_CLIENT_EVENT_RATE)"
