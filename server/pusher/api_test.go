@@ -1,6 +1,8 @@
 package pusher_test
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -134,7 +136,11 @@ func TestAPISourceRate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if want == 429 && !json.Valid(body) {
+			t.Fatalf("429 answer %q is not JSON", body)
+		}
 		if resp.StatusCode != want || (want == 429 && resp.Header.Get("Retry-After") == "") {
 			t.Fatalf("request %d: %d (Retry-After %q), want %d", i, resp.StatusCode, resp.Header.Get("Retry-After"), want)
 		}

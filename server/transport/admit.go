@@ -122,7 +122,15 @@ func (g *sourceGate) refuse(w http.ResponseWriter, client string, key source.Key
 		// come back on a new connection, if at all.
 		w.Header().Set("Connection", "close")
 	}
-	http.Error(w, "too many requests from your address; retry later", http.StatusTooManyRequests)
+	const msg = "too many requests from your address; retry later"
+	if upgrade {
+		http.Error(w, msg, http.StatusTooManyRequests)
+		return
+	}
+	// The HTTP API answers JSON, refusals included.
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusTooManyRequests)
+	_, _ = w.Write([]byte(`{"error":"` + msg + `"}` + "\n"))
 }
 
 // retryAfter is d in whole seconds, rounded up and at least 1: HTTP's
