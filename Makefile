@@ -52,11 +52,13 @@ fuzz:
 	  done; \
 	done
 
-## compat: third-party clients (npm ws, wscat) against a real server
+## compat: third-party clients (npm ws, wscat; pusher-js, the pusher SDK, Laravel Echo) against a real server
 compat:
 	@command -v npm >/dev/null || { echo "make compat needs node and npm (apt-get install -y nodejs npm)"; exit 1; }
 	cd server/testdata/compat && npm ci --no-audit --no-fund --loglevel=error
+	cd server/testdata/pusher && npm ci --no-audit --no-fund --loglevel=error
 	$(GO) test -count=1 -run TestThirdPartyClients -tags compat ./server/transport/
+	$(GO) test -count=1 -run TestPusherClients -tags compat ./server/app/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
