@@ -97,6 +97,7 @@ func TestProgramRejectsBadConfig(t *testing.T) {
 		// Memory fan-out with the dev stack's two tasks.
 		{"fanout", "memory", "maxTasks"},
 		{"alarmEmail", "not an address", ""},
+		{"wafRateLimit", "5", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key, func(t *testing.T) {

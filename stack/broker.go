@@ -42,11 +42,10 @@ const (
 	// brokerKeyPattern is the keys the server may touch; the server's
 	// default stream key (REDIS_STREAM) lies inside it, which a test checks.
 	brokerKeyPattern = "websocket:*"
-	// brokerAccess allows the stream commands (XADD, XREAD, XREVRANGE,
-	// XINFO) and the connection handshake (HELLO, AUTH, PING, CLIENT
-	// SETINFO) on those keys, minus the dangerous connection commands such
-	// as CLIENT KILL.
-	brokerAccess = "on ~" + brokerKeyPattern + " -@all +@stream +@connection -@dangerous"
+	// brokerAccess allows what the server runs (contract.RedisCommandRules)
+	// on its keys only: the broadcast stream, and the Pusher app's state
+	// and event stream.
+	brokerAccess = "on " + contract.RedisKeyPatterns + " " + contract.RedisCommandRules
 	// disabledDefaultAccess turns the mandatory default user off: without
 	// AUTH a connection can run nothing.
 	disabledDefaultAccess = "off -@all"

@@ -41,6 +41,8 @@ type Config struct {
 	ShutdownTimeoutSeconds int
 	NofileLimit            int
 	AllowedOrigins         string
+	PusherClientEvents     bool
+	WSSEnabled             bool
 	ExecuteCommand         bool
 	// Fanout is as configured; empty means derived, see [Config.FanoutMode].
 	Fanout                  string
@@ -55,6 +57,8 @@ type Config struct {
 	PriceClass              string
 	DomainName              string
 	CertificateArn          string
+	WAF                     bool
+	WAFRateLimit            int
 	AlarmEmail              string
 	Alarm5xxPercent         int
 	AlarmEvictions          int
@@ -126,6 +130,8 @@ func Keys() []Key {
 		{"priceClass", TypeString, "PriceClass_100", "CloudFront price class: PriceClass_100, PriceClass_200 or PriceClass_All.", str(func(c *Config) *string { return &c.PriceClass })},
 		{"domainName", TypeString, "", "Optional custom domain for the distribution; needs certificateArn. Empty serves on *.cloudfront.net.", str(func(c *Config) *string { return &c.DomainName })},
 		{"certificateArn", TypeString, "", "ACM certificate ARN in us-east-1 covering domainName; enables the TLSv1.2_2021 minimum.", str(func(c *Config) *string { return &c.CertificateArn })},
+		{"waf", TypeBoolean, "false", "Attach an AWS WAF web ACL to the distribution: the AWS core and known-bad-inputs managed rule groups and a per-IP rate limit on WebSocket upgrades. About 8 USD a month plus 0.60 USD per million requests; see docs/deploy.md.", boolean(func(c *Config) *bool { return &c.WAF })},
+		{"wafRateLimit", TypeInteger, "2000", "With waf: WebSocket upgrades (" + contract.WebSocketPath + " and " + contract.PusherSocketPrefix + "...) one IP address may start in 5 minutes; WAF answers further ones with 429 until the rate falls.", integer(func(c *Config) *int { return &c.WAFRateLimit })},
 		{"headerName", TypeString, "X-Origin-Verify", "Name of the secret header CloudFront adds and the ALB listener rule requires.", str(func(c *Config) *string { return &c.HeaderName })},
 		{"headerSecretLength", TypeInteger, "32", "Length of the generated alphanumeric header secret (at least 32).", integer(func(c *Config) *int { return &c.HeaderSecretLength })},
 		{"pingIntervalSeconds", TypeInteger, strconv.Itoa(contract.DefaultPingIntervalSeconds), "Server keepalive ping interval; must be below half the ALB idle timeout.", integer(func(c *Config) *int { return &c.PingIntervalSeconds })},
@@ -136,7 +142,9 @@ func Keys() []Key {
 		{"cpu", TypeInteger, "1024", "Fargate task CPU units (1024 = 1 vCPU).", integer(func(c *Config) *int { return &c.CPU })},
 		{"memory", TypeInteger, "2048", "Fargate task memory in MiB; must be a valid pair with cpu.", integer(func(c *Config) *int { return &c.Memory })},
 		{"nofileLimit", TypeInteger, "65536", "Open file limit (soft and hard) of the container: one descriptor per WebSocket.", integer(func(c *Config) *int { return &c.NofileLimit })},
-		{"allowedOrigins", TypeString, "", "Comma-separated browser origin patterns passed to the server as " + contract.EnvAllowedOrigins + "; empty leaves the server default.", str(func(c *Config) *string { return &c.AllowedOrigins })},
+		{"allowedOrigins", TypeString, "", "Comma-separated host patterns of the browser origins allowed besides the service's own host, e.g. app.example.com,*.example.com (" + contract.EnvAllowedOrigins + "). A browser app served from another site than the distribution needs its site here; empty allows same-origin pages and non-browser clients only.", str(func(c *Config) *string { return &c.AllowedOrigins })},
+		{"pusherClientEvents", TypeBoolean, "false", "Let Pusher clients send client- events on the private and presence channels they are subscribed to (" + envPusherClientEvents + ").", boolean(func(c *Config) *bool { return &c.PusherClientEvents })},
+		{"wssEnabled", TypeBoolean, "true", "Serve the seed's open broadcast endpoint " + contract.WebSocketPath + " (" + contract.EnvWSSEnabled + "); false leaves only the Pusher endpoints " + contract.PusherSocketPrefix + "{key} and " + contract.PusherAPIPrefix + "{id}.", boolean(func(c *Config) *bool { return &c.WSSEnabled })},
 		{"executeCommand", TypeBoolean, "false", "Enable ECS Exec (aws ecs execute-command) on the service.", boolean(func(c *Config) *bool { return &c.ExecuteCommand })},
 		{"fanout", TypeString, "", "How broadcasts reach clients on other tasks: redis (an ElastiCache Serverless Valkey stream) or memory (one task only; needs maxTasks 1). Empty derives it: redis when maxTasks is above 1, memory otherwise.", str(func(c *Config) *string { return &c.Fanout })},
 		{"brokerMaxStorageGb", TypeInteger, "1", "Data storage limit of the Valkey cache in GB; the stream itself stays near the server's history size.", integer(func(c *Config) *int { return &c.BrokerMaxStorageGB })},
@@ -340,6 +348,7 @@ func (c Config) Validate() error {
 			}
 			return nil
 		},
+		func() error { return between("wafRateLimit", c.WAFRateLimit, wafRateLimitMin, wafRateLimitMax) },
 		func() error { return between("headerSecretLength", c.HeaderSecretLength, 32, 128) },
 		func() error { return between("pingIntervalSeconds", c.PingIntervalSeconds, 1, 1999) },
 		func() error {

@@ -239,6 +239,11 @@ func TestParseConfigDerivedValues(t *testing.T) {
 	if got := c.ResourceName("dev"); got != "websocket-service-dev" {
 		t.Errorf("resource name = %q", got)
 	}
+	// WAF is opt-in; the seed's /wss stays on and client events off, as
+	// in the server's own defaults.
+	if c.WAF || c.WAFRateLimit != 2000 || !c.WSSEnabled || c.PusherClientEvents {
+		t.Errorf("waf %v rate %d, wss %v, client events %v", c.WAF, c.WAFRateLimit, c.WSSEnabled, c.PusherClientEvents)
+	}
 }
 
 func TestParseConfigRejects(t *testing.T) {
@@ -287,6 +292,11 @@ func TestParseConfigRejects(t *testing.T) {
 		{"alarm 5xx percent", map[string]string{"alarm5xxPercent": "0"}, "alarm5xxPercent"},
 		{"alarm 5xx above 100", map[string]string{"alarm5xxPercent": "101"}, "alarm5xxPercent"},
 		{"alarm evictions", map[string]string{"alarmEvictions": "0"}, "alarmEvictions"},
+		{"waf rate limit below WAF's minimum", map[string]string{"waf": "true", "wafRateLimit": "9"}, "wafRateLimit"},
+		{"waf rate limit above WAF's maximum", map[string]string{"wafRateLimit": "2000000001"}, "wafRateLimit"},
+		{"waf typo", map[string]string{"waf": "on"}, "waf"},
+		{"client events typo", map[string]string{"pusherClientEvents": "yes"}, "pusherClientEvents"},
+		{"wss typo", map[string]string{"wssEnabled": "off"}, "wssEnabled"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -363,6 +373,8 @@ func TestParseConfigAccepts(t *testing.T) {
 		{"alarm email", map[string]string{"alarmEmail": "ops@example.com"}},
 		{"smallest task", map[string]string{"cpu": "256", "memory": "512", "connectionsPerTask": "5000"}},
 		{"largest task", map[string]string{"cpu": "16384", "memory": "122880"}},
+		{"waf at WAF's lowest rate limit", map[string]string{"waf": "true", "wafRateLimit": "10"}},
+		{"Pusher only, with client events", map[string]string{"wssEnabled": "false", "pusherClientEvents": "true"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ const (
 	albNamespace        = "AWS/ApplicationELB"
 	cloudFrontNamespace = "AWS/CloudFront"
 	insightsNamespace   = "ECS/ContainerInsights"
+	wafNamespace        = "AWS/WAFV2"
 	// cloudFrontMetricsRegion is where CloudFront publishes its metrics,
 	// whatever the stack's region.
 	cloudFrontMetricsRegion = "us-east-1"
@@ -173,10 +174,14 @@ func (w watched) taskCountDimensions() []dimension {
 	return []dimension{{"ClusterName", w.cluster}, {"ServiceName", w.service}}
 }
 
+// wafAllRules is the Rule dimension value of a web ACL's totals.
+const wafAllRules = "ALL"
+
 // dashboardWidgets lays out the operator's view, two graphs per row:
 // connections and messages, evictions and closes, tasks and ALB responses,
-// target health and CloudFront errors.
-func (b *builder) dashboardWidgets(w watched) []widget {
+// target health and CloudFront errors, and with WAF (waf not nil) its
+// verdicts in total and its blocks by rule.
+func (b *builder) dashboardWidgets(w watched, waf *firewall) []widget {
 	svc := w.serviceDimension()
 	graph := func(title string, metrics []metricRow, ann *annotations, axis *yAxes) metricWidget {
 		return metricWidget{Title: title, Region: b.region, View: "timeSeries", Period: dashboardPeriod, Metrics: metrics, Annotations: ann, YAxis: axis}
@@ -263,6 +268,9 @@ func (b *builder) dashboardWidgets(w watched) []widget {
 		{Type: "metric", Properties: health},
 		{Type: "metric", Properties: edgeErrors},
 	}
+	if waf != nil {
+		cells = append(cells, b.wafWidgets(waf, graph, zero)...)
+	}
 	const width, height = 12, 6
 	for i := range cells {
 		cells[i].X, cells[i].Y = (i%2)*width, (i/2)*height
@@ -271,13 +279,36 @@ func (b *builder) dashboardWidgets(w watched) []widget {
 	return cells
 }
 
+// wafWidgets graphs the web ACL's verdicts per minute (allowed, blocked,
+// and counted: matches of the rules set to count) and its blocks by rule.
+// A CLOUDFRONT web ACL publishes in us-east-1 with the dimensions WebACL
+// and Rule only; regional web ACLs add Region, which these metrics lack.
+func (b *builder) wafWidgets(waf *firewall, graph func(string, []metricRow, *annotations, *yAxes) metricWidget, zero *yAxes) []widget {
+	acl := func(name, rule string) metricRow {
+		return metric(wafNamespace, name, dimension{"WebACL", waf.name}, dimension{"Rule", rule}).stat("Sum")
+	}
+	verdicts := graph("WAF requests per minute", []metricRow{
+		acl("AllowedRequests", wafAllRules).label("allowed"),
+		acl("BlockedRequests", wafAllRules).label("blocked"),
+		acl("CountedRequests", wafAllRules).label("counted (rules set to count)"),
+	}, nil, zero)
+	verdicts.Region = wafRegion
+	var byRule []metricRow
+	for _, r := range wafRules {
+		byRule = append(byRule, acl("BlockedRequests", r).label(r))
+	}
+	blocked := graph("WAF blocked requests per minute, by rule", byRule, nil, zero)
+	blocked.Region = wafRegion
+	return []widget{{Type: "metric", Properties: verdicts}, {Type: "metric", Properties: blocked}}
+}
+
 var dashboardNameInvalid = regexp.MustCompile(`[^A-Za-z0-9_-]`)
 
 // dashboard declares the CloudWatch dashboard and returns its console URL.
-func (b *builder) dashboard(w pulumi.AnyOutput) (pulumi.StringOutput, error) {
+func (b *builder) dashboard(w pulumi.AnyOutput, waf *firewall) (pulumi.StringOutput, error) {
 	name := dashboardNameInvalid.ReplaceAllString(b.physical, "-")
 	body := w.ApplyT(func(v any) (string, error) {
-		out, err := json.Marshal(dashboardBody{Widgets: b.dashboardWidgets(v.(watched))})
+		out, err := json.Marshal(dashboardBody{Widgets: b.dashboardWidgets(v.(watched), waf)})
 		if err != nil {
 			return "", fmt.Errorf("marshal dashboard body: %w", err)
 		}

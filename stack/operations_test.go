@@ -37,6 +37,13 @@ var awsMetrics = map[string]map[string][][]string{
 	insightsNamespace: {
 		"RunningTaskCount": {{"ClusterName", "ServiceName"}},
 	},
+	// A CLOUDFRONT web ACL's metrics (in us-east-1) carry no Region
+	// dimension; a regional one's would.
+	wafNamespace: {
+		"AllowedRequests": {{"WebACL", "Rule"}},
+		"BlockedRequests": {{"WebACL", "Rule"}},
+		"CountedRequests": {{"WebACL", "Rule"}},
+	},
 }
 
 // usedMetric is one metric reference, from the dashboard or an alarm.
@@ -58,8 +65,13 @@ func checkMetricRef(t *testing.T, m usedMetric, cfg Config) {
 		"TargetGroup":            stacktest.TargetGroupArnSuffix,
 		"DistributionId":         stacktest.DistributionID,
 		"Region":                 "Global",
+		"WebACL":                 physical,
 	}
 	for k, v := range m.dims {
+		// Rule is ALL (the web ACL's totals) or one of its rules.
+		if k == "Rule" && (v == wafAllRules || slices.Contains(wafRules, v)) {
+			continue
+		}
 		if wantValues[k] != v {
 			t.Errorf("%s: %s/%s dimension %s=%q, want %q", m.where, m.namespace, m.name, k, v, wantValues[k])
 		}
@@ -181,7 +193,7 @@ func checkDashboard(t *testing.T, r *run, cfg Config) {
 	widgets := parseDashboard(t, d["dashboardBody"].(string))
 
 	plotted := map[string][]string{} // service metric -> statistics
-	var logWidgets, taskWidgets int
+	var logWidgets, taskWidgets, wafWidgets int
 	cells := map[[2]int]string{}
 	for _, w := range widgets {
 		if w.Width <= 0 || w.Height <= 0 || w.X < 0 || w.X+w.Width > 24 {
@@ -212,7 +224,7 @@ func checkDashboard(t *testing.T, r *run, cfg Config) {
 			t.Errorf("widget %q period %d", w.Title, w.Period)
 		}
 		ids := map[string]bool{}
-		cloudFront := false
+		cloudFront, waf := false, false
 		for _, row := range w.Rows {
 			if row.opts.ID != "" {
 				ids[row.opts.ID] = true
@@ -222,6 +234,10 @@ func checkDashboard(t *testing.T, r *run, cfg Config) {
 			}
 			checkMetricRef(t, row.usedMetric, cfg)
 			cloudFront = cloudFront || row.namespace == cloudFrontNamespace
+			if row.namespace == wafNamespace {
+				waf = true
+				wafWidgets++
+			}
 			if row.namespace == contract.MetricNamespace {
 				plotted[row.name] = append(plotted[row.name], row.opts.Stat)
 			}
@@ -242,8 +258,9 @@ func checkDashboard(t *testing.T, r *run, cfg Config) {
 			}
 		}
 		wantRegion := r.region
-		if cloudFront {
-			// CloudFront publishes its metrics in us-east-1 only.
+		if cloudFront || waf {
+			// CloudFront, and WAF for a CLOUDFRONT web ACL, publish their
+			// metrics in us-east-1 only.
 			wantRegion = "us-east-1"
 		}
 		if w.Region != wantRegion {
@@ -270,6 +287,11 @@ func checkDashboard(t *testing.T, r *run, cfg Config) {
 	}
 	if taskWidgets != wantTaskWidgets {
 		t.Errorf("RunningTaskCount plotted %d times, want %d", taskWidgets, wantTaskWidgets)
+	}
+	// With WAF: allowed, blocked and counted in total, and blocked by each
+	// rule; without, no WAF metric at all.
+	if want := map[bool]int{true: 3 + len(wafRules), false: 0}[cfg.WAF]; wafWidgets != want {
+		t.Errorf("%d WAF metric rows, want %d", wafWidgets, want)
 	}
 	// Every metric the server writes is on the dashboard; connections in
 	// total (Sum) and per task (Maximum, Average, Minimum; SampleCount

@@ -125,17 +125,20 @@ type task struct {
 // seconds renders n seconds as the Go duration the server's config parses.
 func seconds(n int) string { return (time.Duration(n) * time.Second).String() }
 
-// brokerSettings is where the broker is, as the container needs it: the
-// URL, and the ARN of the secret holding the password. Both are empty with
-// memory fan-out.
-type brokerSettings struct {
-	url, passwordARN string
+// taskSettings are the values the container needs that only exist once
+// other resources do: where the broker is (empty with memory fan-out), the
+// Pusher app's public id and key, and the ARNs of the secrets ECS reads.
+type taskSettings struct {
+	brokerURL, brokerPasswordARN string
+	pusherAppID, pusherKey       string
+	pusherSecretARN              string
 }
 
 // environment is what the stack tells the server: its metric dimension
-// value, the timings the load balancer settings were derived from, and
-// where the broker is (its password excepted: see secrets).
-func (b *builder) environment(brk brokerSettings) []keyValue {
+// value, the timings the load balancer settings were derived from, where
+// the broker is, the Pusher app and its options (the passwords and the app
+// secret excepted: see secrets), and that it runs behind CloudFront.
+func (b *builder) environment(ts taskSettings) []keyValue {
 	env := []keyValue{
 		{contract.EnvMetricService, b.physical},
 		{contract.EnvPingInterval, seconds(b.cfg.PingIntervalSeconds)},
@@ -152,28 +155,47 @@ func (b *builder) environment(brk brokerSettings) []keyValue {
 	if b.cfg.FanoutMode() == FanoutRedis {
 		env = append(env,
 			keyValue{contract.EnvBroker, FanoutRedis},
-			keyValue{contract.EnvRedisURL, brk.url},
-			keyValue{contract.EnvRedisUsername, brokerUser})
+			keyValue{contract.EnvRedisURL, ts.brokerURL},
+			keyValue{contract.EnvRedisUsername, brokerUser},
+			// ElastiCache Serverless is always a cluster; saying so spares
+			// each task the question at start.
+			keyValue{contract.EnvRedisCluster, "yes"})
 	} else {
 		env = append(env, keyValue{contract.EnvBroker, FanoutMemory})
 	}
 	if b.cfg.AllowedOrigins != "" {
 		env = append(env, keyValue{contract.EnvAllowedOrigins, b.cfg.AllowedOrigins})
 	}
+	env = append(env,
+		// The app id and key are public: clients send the key in the URL,
+		// backends the id in the API path.
+		keyValue{contract.EnvPusherAppID, ts.pusherAppID},
+		keyValue{contract.EnvPusherAppKey, ts.pusherKey},
+		keyValue{envPusherClientEvents, strconv.FormatBool(b.cfg.PusherClientEvents)},
+		keyValue{contract.EnvWSSEnabled, strconv.FormatBool(b.cfg.WSSEnabled)},
+		// Every request reaches the tasks through CloudFront: the ALB
+		// admits only CloudFront's origin-facing addresses carrying the
+		// secret header, and the edge's origin request policy adds
+		// CloudFront-Viewer-Address, so the per-source limits count
+		// viewers rather than CloudFront's edge servers.
+		keyValue{contract.EnvBehindCloudFront, "true"},
+	)
 	return env
 }
 
-// secrets are the container's secrets: the broker password, with redis
-// fan-out only.
-func (b *builder) secrets(brk brokerSettings) []secretRef {
-	if b.cfg.FanoutMode() != FanoutRedis {
-		return nil
+// secrets are the container's secrets, which ECS reads from Secrets
+// Manager with the execution role: the Pusher app secret, and the broker
+// password with redis fan-out.
+func (b *builder) secrets(ts taskSettings) []secretRef {
+	out := []secretRef{{Name: contract.EnvPusherAppSecret, ValueFrom: ts.pusherSecretARN}}
+	if b.cfg.FanoutMode() == FanoutRedis {
+		out = append(out, secretRef{Name: contract.EnvRedisPassword, ValueFrom: ts.brokerPasswordARN})
 	}
-	return []secretRef{{Name: contract.EnvRedisPassword, ValueFrom: brk.passwordARN}}
+	return out
 }
 
 // containerDefinitions renders the task's single container.
-func (b *builder) containerDefinitions(imageRef, logGroup string, brk brokerSettings) (string, error) {
+func (b *builder) containerDefinitions(imageRef, logGroup string, ts taskSettings) (string, error) {
 	c := containerDefinition{
 		Name:                   ContainerName,
 		Image:                  imageRef,
@@ -181,8 +203,8 @@ func (b *builder) containerDefinitions(imageRef, logGroup string, brk brokerSett
 		User:                   nonRootUser,
 		ReadonlyRootFilesystem: true,
 		PortMappings:           []portMapping{{ContainerPort: contract.Port, HostPort: contract.Port, Protocol: "tcp"}},
-		Environment:            b.environment(brk),
-		Secrets:                b.secrets(brk),
+		Environment:            b.environment(ts),
+		Secrets:                b.secrets(ts),
 		Ulimits:                []ulimit{{Name: "nofile", SoftLimit: b.cfg.NofileLimit, HardLimit: b.cfg.NofileLimit}},
 		HealthCheck:            healthCheck{Command: healthCheckCommand(), Interval: 30, Timeout: 5, Retries: 3, StartPeriod: 10},
 		StopTimeout:            contract.StopTimeoutSeconds,
@@ -208,7 +230,7 @@ func (b *builder) containerDefinitions(imageRef, logGroup string, brk brokerSett
 
 // service declares the cluster, the task definition with its roles and the
 // Fargate service behind the target group.
-func (b *builder) service(net *network, lb *loadBalancer, img *image, taskSG *ec2.SecurityGroup, brk *broker) (*task, error) {
+func (b *builder) service(net *network, lb *loadBalancer, img *image, taskSG *ec2.SecurityGroup, brk *broker, app *pusherApp) (*task, error) {
 	clusterTags := b.tags()
 	if b.cfg.ContainerInsights == "disabled" {
 		// An operator's explicit choice, visible on the cluster; the
@@ -242,31 +264,30 @@ func (b *builder) service(net *network, lb *loadBalancer, img *image, taskSG *ec
 	}
 
 	execRole, err := newServiceRole(b.ctx, b.name+"-execution", "ecs-tasks.amazonaws.com", b.account,
-		"ECS task execution role: pulls the server image, ships its logs and reads the broker password",
+		"ECS task execution role: pulls the server image, ships its logs and reads the container secrets",
 		b.tags(rules.Tags(rules.Suppress("AwsSolutions-IAM5",
 			"ecr:GetAuthorizationToken has no resource scope and the stream wildcard covers the streams of the one container log group only"))),
 		b.opts()...)
 	if err != nil {
 		return nil, err
 	}
-	policyInputs := []pulumi.StringInput{img.repo.Arn, logGroup.Arn}
+	// The secrets the container gets, by ARN: the execution role may read
+	// exactly these.
+	policyInputs := []pulumi.StringInput{img.repo.Arn, logGroup.Arn, app.secretStore.Arn}
 	if brk != nil {
 		policyInputs = append(policyInputs, brk.passwordSecret.Arn)
 	}
 	_, err = iam.NewRolePolicy(b.ctx, b.name+"-execution", &iam.RolePolicyArgs{
 		Role: execRole.Name,
 		Policy: policyOf(func(v []string) policyDocument {
-			stmts := []statement{
+			return policyDocument{Version: policyVersion, Statement: []statement{
 				allow([]string{"ecr:GetAuthorizationToken"}, "*"),
 				allow([]string{"ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"}, v[0]),
 				allow([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, v[1]+":*"),
-			}
-			if len(v) > 2 {
-				// The broker password, for the container's secrets; the
-				// secret uses the AWS managed key, which needs no grant.
-				stmts = append(stmts, allow([]string{"secretsmanager:GetSecretValue"}, v[2]))
-			}
-			return policyDocument{Version: policyVersion, Statement: stmts}
+				// The container's secrets; they use the AWS managed key,
+				// which needs no grant.
+				allow([]string{"secretsmanager:GetSecretValue"}, v[2:]...),
+			}}
 		}, policyInputs...),
 	}, b.opts()...)
 	if err != nil {
@@ -308,14 +329,17 @@ func (b *builder) service(net *network, lb *loadBalancer, img *image, taskSG *ec
 		}
 	}
 	brokerURL, passwordARN := pulumi.String("").ToStringOutput(), pulumi.String("").ToStringOutput()
-	// Tasks read the password when they start, so its value must exist.
-	serviceDeps := []pulumi.Resource{lb.rule}
+	// Tasks read the secrets when they start, so their values must exist.
+	serviceDeps := []pulumi.Resource{lb.rule, app.secretValue}
 	if brk != nil {
 		brokerURL, passwordARN = brk.url, brk.passwordSecret.Arn
 		serviceDeps = append(serviceDeps, brk.passwordValue)
 	}
-	containers := pulumi.All(img.ref, logGroup.Name, brokerURL, passwordARN).ApplyT(func(v []any) (string, error) {
-		return b.containerDefinitions(v[0].(string), v[1].(string), brokerSettings{url: v[2].(string), passwordARN: v[3].(string)})
+	containers := pulumi.All(img.ref, logGroup.Name, brokerURL, passwordARN, app.id, app.key, app.secretStore.Arn).ApplyT(func(v []any) (string, error) {
+		return b.containerDefinitions(v[0].(string), v[1].(string), taskSettings{
+			brokerURL: v[2].(string), brokerPasswordARN: v[3].(string),
+			pusherAppID: v[4].(string), pusherKey: v[5].(string), pusherSecretARN: v[6].(string),
+		})
 	}).(pulumi.StringOutput)
 	taskDef, err := ecs.NewTaskDefinition(b.ctx, b.name+"-task", &ecs.TaskDefinitionArgs{
 		Family:                  pulumi.String(b.physical),

@@ -8,11 +8,12 @@
 // (VPC, flow logs), secret (the origin header value), logs (log buckets and
 // groups), loadbalancer (ALB, target group, listener), image (ECR and the
 // Docker build), broker (the Valkey stream that fans broadcasts out across
-// tasks), service (cluster, task, security groups), scaling, edge
-// (CloudFront), dashboard and alarms (what an operator watches). [New]
-// calls them in dependency order, which is the request path read from the
-// inside out: CloudFront comes after the load balancer because its origin
-// is the load balancer's DNS name, and the dashboard and alarms last
+// tasks), pusher (the Pusher Channels app's credentials), service
+// (cluster, task, security groups), scaling, waf (the optional web ACL),
+// edge (CloudFront), dashboard and alarms (what an operator watches).
+// [New] calls them in dependency order, which is the request path read
+// from the inside out: CloudFront comes after the load balancer because its
+// origin is the load balancer's DNS name, and the dashboard and alarms last
 // because they watch everything else.
 //
 // Names shared with the server (port, paths, metric, environment variables)
@@ -33,7 +34,9 @@ import (
 const ComponentType = "websocket:index:Service"
 
 // Service is the deployed WebSocket service. Its outputs are what an
-// operator needs; the origin header secret is deliberately not among them.
+// operator and the Pusher app's clients and backend need; the origin header
+// secret is deliberately not among them, and the Pusher app secret is one
+// only as a Pulumi secret.
 type Service struct {
 	pulumi.ResourceState
 
@@ -60,6 +63,17 @@ type Service struct {
 	VpcID pulumi.StringOutput
 	// DashboardURL opens the service's CloudWatch dashboard in the console.
 	DashboardURL pulumi.StringOutput
+	// PusherHost is the host Pusher clients and server libraries connect
+	// to (wss://<host>/app/{key}, https://<host>/apps/{id}/...): the same
+	// host as WebsocketURL.
+	PusherHost pulumi.StringOutput
+	// PusherAppID and PusherKey are the Pusher app's public id and key.
+	PusherAppID pulumi.StringOutput
+	PusherKey   pulumi.StringOutput
+	// PusherSecret is the app secret a backend signs API calls and channel
+	// authorizations with; a Pulumi secret (pulumi stack output
+	// pusherSecret --show-secrets).
+	PusherSecret pulumi.StringOutput
 }
 
 // Outputs returns the stack outputs by name, for ctx.Export.
@@ -76,6 +90,10 @@ func (s *Service) Outputs() map[string]pulumi.StringOutput {
 		"loadBalancerDns":    s.LoadBalancerDNS,
 		"vpcId":              s.VpcID,
 		"dashboardUrl":       s.DashboardURL,
+		"pusherHost":         s.PusherHost,
+		"pusherAppId":        s.PusherAppID,
+		"pusherKey":          s.PusherKey,
+		"pusherSecret":       s.PusherSecret,
 	}
 }
 
@@ -157,18 +175,26 @@ func New(ctx *pulumi.Context, name string, cfg Config, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
-	task, err := b.service(net, lb, img, taskSG, brk)
+	app, err := b.pusherApp()
+	if err != nil {
+		return nil, err
+	}
+	task, err := b.service(net, lb, img, taskSG, brk, app)
 	if err != nil {
 		return nil, err
 	}
 	if err := b.scaling(task, lb); err != nil {
 		return nil, err
 	}
-	edge, err := b.edge(lb, secret, logs)
+	waf, err := b.firewall()
 	if err != nil {
 		return nil, err
 	}
-	dashboardURL, err := b.dashboard(watchedOutputs(task, lb, edge))
+	edge, err := b.edge(lb, secret, logs, waf)
+	if err != nil {
+		return nil, err
+	}
+	dashboardURL, err := b.dashboard(watchedOutputs(task, lb, edge), waf)
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +221,10 @@ func New(ctx *pulumi.Context, name string, cfg Config, opts ...pulumi.ResourceOp
 	svc.LoadBalancerDNS = lb.alb.DnsName
 	svc.VpcID = net.vpcID
 	svc.DashboardURL = dashboardURL
+	svc.PusherHost = host
+	svc.PusherAppID = app.id
+	svc.PusherKey = app.key
+	svc.PusherSecret = pulumi.ToSecret(app.secret).(pulumi.StringOutput)
 
 	outputs := pulumi.Map{}
 	for k, v := range svc.Outputs() {

@@ -51,19 +51,24 @@ type mode struct {
 }
 
 var modes = []mode{
-	{name: "dev", resources: 60},
-	{name: "defaults", defaultsOnly: true, resources: 59},
-	{name: "public-tasks", overrides: map[string]string{"publicTasks": "true", "natGateways": "None"}, resources: 60},
-	{name: "requests-scaling", overrides: map[string]string{"scaling": "requests"}, resources: 60},
-	{name: "custom-domain", overrides: map[string]string{"domainName": "ws.example.com", "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"}, resources: 60},
-	{name: "exec-off", overrides: map[string]string{"executeCommand": "false"}, resources: 59},
-	{name: "single-task", overrides: map[string]string{"maxTasks": "1"}, resources: 48},
-	{name: "memory-fanout", overrides: map[string]string{"fanout": "memory", "maxTasks": "1"}, resources: 48},
-	{name: "alarm-email", overrides: map[string]string{"alarmEmail": "ops@example.com"}, resources: 63},
-	{name: "insights-disabled", overrides: map[string]string{"containerInsights": "disabled"}, resources: 59},
-	{name: "fixed-size", overrides: map[string]string{"minTasks": "2", "maxTasks": "2"}, resources: 59},
-	{name: "eu-west-1", region: "eu-west-1", resources: 60},
-	{name: "redis-single-task", overrides: map[string]string{"fanout": "redis", "maxTasks": "1"}, resources: 59},
+	{name: "dev", resources: 65},
+	{name: "defaults", defaultsOnly: true, resources: 64},
+	{name: "public-tasks", overrides: map[string]string{"publicTasks": "true", "natGateways": "None"}, resources: 65},
+	{name: "requests-scaling", overrides: map[string]string{"scaling": "requests"}, resources: 65},
+	{name: "custom-domain", overrides: map[string]string{"domainName": "ws.example.com", "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"}, resources: 65},
+	{name: "exec-off", overrides: map[string]string{"executeCommand": "false"}, resources: 64},
+	{name: "single-task", overrides: map[string]string{"maxTasks": "1"}, resources: 53},
+	{name: "memory-fanout", overrides: map[string]string{"fanout": "memory", "maxTasks": "1"}, resources: 53},
+	{name: "alarm-email", overrides: map[string]string{"alarmEmail": "ops@example.com"}, resources: 68},
+	{name: "insights-disabled", overrides: map[string]string{"containerInsights": "disabled"}, resources: 64},
+	{name: "fixed-size", overrides: map[string]string{"minTasks": "2", "maxTasks": "2"}, resources: 64},
+	{name: "eu-west-1", region: "eu-west-1", resources: 65},
+	{name: "redis-single-task", overrides: map[string]string{"fanout": "redis", "maxTasks": "1"}, resources: 64},
+	// The web ACL is one more resource; outside us-east-1 its provider
+	// is one more again, which the count (providers excluded) leaves out.
+	{name: "waf", overrides: map[string]string{"waf": "true", "wafRateLimit": "500"}, resources: 66},
+	{name: "waf-eu-west-1", overrides: map[string]string{"waf": "true"}, region: "eu-west-1", resources: 66},
+	{name: "pusher-options", overrides: map[string]string{"pusherClientEvents": "true", "wssEnabled": "false", "allowedOrigins": "app.example.com,*.example.com"}, resources: 65},
 }
 
 func (md mode) config(t *testing.T) map[string]string {
@@ -137,7 +142,9 @@ func TestModes(t *testing.T) {
 			checkScaling(t, r, cfg)
 			checkTasks(t, r, cfg)
 			checkEdge(t, r, cfg)
+			checkWAF(t, r, cfg)
 			checkFanout(t, r, cfg)
+			checkPusher(t, r, cfg)
 			checkDashboard(t, r, cfg)
 			checkAlarms(t, r, cfg)
 		})
@@ -155,11 +162,13 @@ func TestResourceTypes(t *testing.T) {
 		"aws:cloudwatch/logGroup:LogGroup":                       2,
 		"aws:iam/role:Role":                                      3,
 		"aws:iam/rolePolicy:RolePolicy":                          3,
-		"random:index/randomPassword:RandomPassword":             3,
+		"random:index/randomPassword:RandomPassword":             4,
+		"random:index/randomInteger:RandomInteger":               1,
+		"random:index/randomId:RandomId":                         1,
 		"aws:elasticache/user:User":                              2,
 		"aws:elasticache/userGroup:UserGroup":                    1,
-		"aws:secretsmanager/secret:Secret":                       1,
-		"aws:secretsmanager/secretVersion:SecretVersion":         1,
+		"aws:secretsmanager/secret:Secret":                       2,
+		"aws:secretsmanager/secretVersion:SecretVersion":         2,
 		"aws:cloudwatch/dashboard:Dashboard":                     1,
 		"aws:cloudwatch/metricAlarm:MetricAlarm":                 4,
 		"aws:s3/bucketV2:BucketV2":                               2,
@@ -267,10 +276,11 @@ func secretCarriers(t *testing.T, r *run, value, what string) []string {
 // checkSecretStaysSecret proves that every generated secret is a Pulumi
 // secret in every resource input that carries it (so state stores it
 // encrypted), that it reaches exactly the resources that need it, and that
-// no output carries it: the origin header value (listener rule and
-// distribution), the registry password (the image push) and the broker
-// passwords (the cache users and the Secrets Manager value, never the task
-// definition).
+// no output carries it but pusherSecret, which is a secret output: the
+// origin header value (listener rule and distribution), the registry
+// password (the image push), the broker passwords (the cache users and the
+// Secrets Manager value, never the task definition) and the Pusher app
+// secret (the Secrets Manager value only).
 func checkSecretStaysSecret(t *testing.T, r *run, cfg Config) {
 	t.Helper()
 	var brokerCarriers, defaultCarriers []string
@@ -281,23 +291,29 @@ func checkSecretStaysSecret(t *testing.T, r *run, cfg Config) {
 	for _, s := range []struct {
 		value, what string
 		want        []string
+		// output is the one output that may carry the value.
+		output string
 	}{
-		{stacktest.Secret, "origin secret", []string{"aws:cloudfront/distribution:Distribution", "aws:lb/listenerRule:ListenerRule"}},
-		{stacktest.RegistryPassword, "registry password", []string{"docker:index/image:Image"}},
-		{stacktest.BrokerPassword, "broker password", brokerCarriers},
-		{stacktest.BrokerDefaultPassword, "broker default user password", defaultCarriers},
+		{stacktest.Secret, "origin secret", []string{"aws:cloudfront/distribution:Distribution", "aws:lb/listenerRule:ListenerRule"}, ""},
+		{stacktest.RegistryPassword, "registry password", []string{"docker:index/image:Image"}, ""},
+		{stacktest.BrokerPassword, "broker password", brokerCarriers, ""},
+		{stacktest.BrokerDefaultPassword, "broker default user password", defaultCarriers, ""},
+		{stacktest.PusherSecret, "Pusher app secret", []string{"aws:secretsmanager/secretVersion:SecretVersion"}, "pusherSecret"},
 	} {
 		if got := secretCarriers(t, r, s.value, s.what); !slices.Equal(got, s.want) {
 			t.Errorf("%s is carried (as a secret) by %v, want %v", s.what, got, s.want)
 		}
 		for name, v := range r.outputs {
-			if strings.Contains(v, s.value) {
+			if strings.Contains(v, s.value) && name != s.output {
 				t.Errorf("output %s carries the %s", name, s.what)
 			}
 		}
 	}
-	if len(r.secretOutputs) > 0 {
-		t.Errorf("outputs %v are secret; none should derive from a secret", r.secretOutputs)
+	if r.outputs["pusherSecret"] != stacktest.PusherSecret {
+		t.Errorf("pusherSecret output %q, want the generated secret", r.outputs["pusherSecret"])
+	}
+	if !slices.Equal(r.secretOutputs, []string{"pusherSecret"}) {
+		t.Errorf("secret outputs %v, want exactly pusherSecret", r.secretOutputs)
 	}
 }
 
@@ -331,7 +347,8 @@ func checkWebsocketURL(t *testing.T, r *run, cfg Config) {
 	if url != want {
 		t.Errorf("websocketUrl = %q, want %q", url, want)
 	}
-	wantOutputs := []string{"clusterName", "dashboardUrl", "distributionDomain", "distributionId", "image", "loadBalancerDns", "logGroupName", "repositoryUrl", "serviceName", "vpcId", "websocketUrl"}
+	wantOutputs := []string{"clusterName", "dashboardUrl", "distributionDomain", "distributionId", "image", "loadBalancerDns", "logGroupName",
+		"pusherAppId", "pusherHost", "pusherKey", "pusherSecret", "repositoryUrl", "serviceName", "vpcId", "websocketUrl"}
 	if got := slices.Sorted(maps.Keys(r.outputs)); !slices.Equal(got, wantOutputs) {
 		t.Errorf("outputs %v, want %v", got, wantOutputs)
 	}
@@ -340,6 +357,13 @@ func checkWebsocketURL(t *testing.T, r *run, cfg Config) {
 	}
 	if r.outputs["distributionId"] != stacktest.DistributionID || r.outputs["serviceName"] != cfg.ResourceName("dev") {
 		t.Errorf("outputs %v", r.outputs)
+	}
+	// Pusher clients and backends use the host of websocketUrl.
+	if host := strings.TrimSuffix(strings.TrimPrefix(url, "wss://"), contract.WebSocketPath); r.outputs["pusherHost"] != host {
+		t.Errorf("pusherHost %q, want %q", r.outputs["pusherHost"], host)
+	}
+	if r.outputs["pusherAppId"] != fmt.Sprint(stacktest.PusherAppID) || r.outputs["pusherKey"] != stacktest.PusherKey {
+		t.Errorf("pusherAppId %q, pusherKey %q", r.outputs["pusherAppId"], r.outputs["pusherKey"])
 	}
 }
 
@@ -453,6 +477,19 @@ func checkTasks(t *testing.T, r *run, cfg Config) {
 func checkEdge(t *testing.T, r *run, cfg Config) {
 	t.Helper()
 	d := r.one(t, "aws:cloudfront/distribution:Distribution").Inputs
+	checkEdgeRoutes(t, d)
+	// With WAF the distribution is associated with the stack's web ACL by
+	// ARN and carries no CFR2 suppression (a stale one would be a WS-NAG1
+	// finding); without, it carries the suppression.
+	tags, _ := d["tags"].(map[string]any)
+	_, suppressed := tags[rules.TagPrefix+"AwsSolutions-CFR2"]
+	if cfg.WAF {
+		if want := stacktest.WebACLARN(cfg.ResourceName("dev")); d["webAclId"] != want || suppressed {
+			t.Errorf("waf on: webAclId %v (want %s), CFR2 suppressed %v", d["webAclId"], want, suppressed)
+		}
+	} else if d["webAclId"] != nil || !suppressed {
+		t.Errorf("waf off: webAclId %v, CFR2 suppressed %v (want none, and the suppression)", d["webAclId"], suppressed)
+	}
 	vc := d["viewerCertificate"]
 	if cfg.DomainName == "" {
 		if at(vc, "cloudfrontDefaultCertificate") != true || d["aliases"] != nil {
@@ -790,13 +827,21 @@ func checkFanout(t *testing.T, r *run, cfg Config) {
 	}
 	// What ECS would hand the server: the environment plus the secrets.
 	serverEnv := maps.Clone(env)
+	serverEnv[contract.EnvPusherAppSecret] = stacktest.PusherSecret
+	// The Pusher app secret is always there (checkPusher); the broker's
+	// password comes after it.
+	pusherARN := stacktest.SecretARN("websocket-pusher-secret")
+	brokerSecrets := slices.DeleteFunc(slices.Clone(c.Secrets), func(s secretRef) bool { return s.Name == contract.EnvPusherAppSecret })
 
 	if cfg.FanoutMode() == FanoutMemory {
 		if len(caches) != 0 || env[contract.EnvBroker] != FanoutMemory || env[contract.EnvRedisURL] != "" || env[contract.EnvRedisUsername] != "" {
 			t.Errorf("memory fan-out: %d caches, env %v", len(caches), env)
 		}
-		if len(c.Secrets) != 0 || len(secretStatements) != 0 || len(r.ofType("aws:secretsmanager/secret:Secret")) != 0 {
-			t.Errorf("memory fan-out: container secrets %v, execution role secret access %v", c.Secrets, secretStatements)
+		if len(brokerSecrets) != 0 || len(r.ofType("aws:secretsmanager/secret:Secret")) != 1 {
+			t.Errorf("memory fan-out: container secrets %v besides the Pusher secret", brokerSecrets)
+		}
+		if len(secretStatements) != 1 || !slices.Equal(secretStatements[0].Resource, []string{pusherARN}) {
+			t.Errorf("memory fan-out: execution role secret access %+v, want the Pusher secret only", secretStatements)
 		}
 	} else {
 		if len(caches) != 1 {
@@ -843,18 +888,18 @@ func checkFanout(t *testing.T, r *run, cfg Config) {
 		// The password travels as an ECS secret from exactly this secret,
 		// which the execution role, and only it, may read.
 		arn := stacktest.SecretARN("websocket-broker-password")
-		if want := []secretRef{{Name: contract.EnvRedisPassword, ValueFrom: arn}}; !slices.Equal(c.Secrets, want) {
-			t.Errorf("container secrets %v, want %v", c.Secrets, want)
+		if want := []secretRef{{Name: contract.EnvRedisPassword, ValueFrom: arn}}; !slices.Equal(brokerSecrets, want) {
+			t.Errorf("container secrets %v, want %v besides the Pusher secret", c.Secrets, want)
 		}
-		if len(secretStatements) != 1 || !slices.Equal(secretStatements[0].Action, []string{"secretsmanager:GetSecretValue"}) || !slices.Equal(secretStatements[0].Resource, []string{arn}) {
-			t.Errorf("execution role secret access %+v, want GetSecretValue on %s only", secretStatements, arn)
+		if len(secretStatements) != 1 || !slices.Equal(secretStatements[0].Action, []string{"secretsmanager:GetSecretValue"}) || !slices.Equal(secretStatements[0].Resource, []string{pusherARN, arn}) {
+			t.Errorf("execution role secret access %+v, want GetSecretValue on %s and %s only", secretStatements, pusherARN, arn)
 		}
 		for _, p := range r.ofType("aws:iam/rolePolicy:RolePolicy") {
 			if p.Args.Name != "websocket-execution" && strings.Contains(p.Rule.Inputs["policy"].(string), "secretsmanager") {
 				t.Errorf("%s grants Secrets Manager access", p.Args.Name)
 			}
 		}
-		version := r.one(t, "aws:secretsmanager/secretVersion:SecretVersion")
+		version := r.named(t, "aws:secretsmanager/secretVersion:SecretVersion", "websocket-broker-password").Rule
 		if version.Inputs["secretId"] != arn {
 			t.Errorf("secret version of %v, want %s", version.Inputs["secretId"], arn)
 		}
@@ -875,6 +920,25 @@ func checkFanout(t *testing.T, r *run, cfg Config) {
 	if cfg.FanoutMode() == FanoutRedis {
 		if ok, err := path.Match(brokerKeyPattern, sc.RedisStream); !ok || err != nil {
 			t.Errorf("the server's stream key %q lies outside the user's key pattern %q", sc.RedisStream, brokerKeyPattern)
+		}
+	}
+	// The server reads the Pusher app and its options as the stack meant.
+	if sc.PusherAppID != fmt.Sprint(stacktest.PusherAppID) || sc.PusherAppKey != stacktest.PusherKey || sc.PusherAppSecret != stacktest.PusherSecret {
+		t.Errorf("the server's Pusher app is %q/%q, want %d/%s and the secret", sc.PusherAppID, sc.PusherAppKey, stacktest.PusherAppID, stacktest.PusherKey)
+	}
+	if sc.PusherClientEvents != cfg.PusherClientEvents || sc.WSSEnabled != cfg.WSSEnabled || !sc.BehindCloudFront {
+		t.Errorf("server settings: client events %v (want %v), wss %v (want %v), behind CloudFront %v (want true)",
+			sc.PusherClientEvents, cfg.PusherClientEvents, sc.WSSEnabled, cfg.WSSEnabled, sc.BehindCloudFront)
+	}
+	// Every variable the stack sets is one the server reads (GOMEMLIMIT is
+	// Go's runtime's), so a renamed server key cannot go unnoticed.
+	known := map[string]bool{"GOMEMLIMIT": true}
+	for _, k := range serverconfig.Keys() {
+		known[k.Name] = true
+	}
+	for name := range serverEnv {
+		if !known[name] {
+			t.Errorf("the task sets %s, which the server does not read", name)
 		}
 	}
 }

@@ -107,10 +107,20 @@ var ecs7 = Rule{
 // secret. KEY counts only as the last part (API_KEY, not KEY_PREFIX).
 var secretWords = []string{"PASSWORD", "PASSWD", "PASSPHRASE", "SECRET", "SECRETS", "TOKEN", "TOKENS", "CREDENTIAL", "CREDENTIALS", "APIKEY", "PRIVATEKEY"}
 
+// publicNames are environment variables whose names look secret but whose
+// values are public by design. PUSHER_APP_KEY is Pusher's app key: every
+// client sends it in the connection URL (/app/{key}); the app's secret is
+// PUSHER_APP_SECRET, which the rule still flags. The list is exact names,
+// not patterns, so that any other *_KEY stays a finding.
+var publicNames = []string{"PUSHER_APP_KEY"}
+
 // looksSecret reports whether an environment variable name suggests its
 // value is a secret. Names split at non-alphanumerics and at camelCase
 // humps, so DB_PASSWORD, originSecret and stripe-api-key all match.
 func looksSecret(name string) bool {
+	if slices.Contains(publicNames, name) {
+		return false
+	}
 	var parts []string
 	var cur []rune
 	prevLower := false

@@ -326,6 +326,12 @@ func TestLooksSecretNames(t *testing.T) {
 		{"MONKEYS", false},
 		{"TOKENIZER_MODE", false},
 		{"PORT", false},
+		// Pusher's app key is public; its secret is not, nor is a key
+		// merely named like it.
+		{"PUSHER_APP_KEY", false},
+		{"PUSHER_APP_SECRET", true},
+		{"pusher_app_key", true},
+		{"OTHER_APP_KEY", true},
 	} {
 		t.Run(tc.env, func(t *testing.T) {
 			def := js(t, []any{with(goodContainer(), "environment", []any{map[string]any{"name": tc.env, "value": "v"}})})

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wsfargate/websocket-service/server/broker"
+	"github.com/wsfargate/websocket-service/server/contract"
 	"github.com/wsfargate/websocket-service/server/internal/testredis"
 	"github.com/wsfargate/websocket-service/server/metrics"
 )
@@ -189,7 +190,7 @@ func TestClusterSlotMoves(t *testing.T) {
 // server and on a cluster: stream commands on its keys, the connection
 // handshake, and CLUSTER SLOTS, with which a cluster client finds the nodes
 // and REDIS_CLUSTER=auto asks what the server is.
-const leastPrivilege = "-@all +@stream +@connection -@dangerous +cluster|slots"
+const leastPrivilege = contract.RedisCommandRules
 
 // An ACL user with only what the broker needs works on either kind of
 // server; without CLUSTER SLOTS only a single server with

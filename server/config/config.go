@@ -125,7 +125,7 @@ func Keys() []Key {
 		{contract.EnvRedisUsername, "", "With BROKER=redis: the ACL user, if not in REDIS_URL.", func(c *Config, v string) error { c.RedisUsername = v; return nil }},
 		{contract.EnvRedisPassword, "", "With BROKER=redis: the password or token, if not in REDIS_URL; on ECS it comes from a secret, never a plain variable.", func(c *Config, v string) error { c.RedisPassword = v; return nil }},
 		{"REDIS_STREAM", "websocket:broadcast", "With BROKER=redis: the stream key; every task of one service must use the same. Its length is capped near HISTORY_SIZE.", nonEmpty(func(c *Config) *string { return &c.RedisStream })},
-		{"REDIS_CLUSTER", "auto", "With BROKER=redis: whether the endpoint is a Redis Cluster (ElastiCache Serverless always is): yes, no, or auto to ask the server at start.", oneOf(func(c *Config) *string { return &c.RedisCluster }, "auto", "yes", "no")},
+		{contract.EnvRedisCluster, "auto", "With BROKER=redis: whether the endpoint is a Redis Cluster (ElastiCache Serverless always is): yes, no, or auto to ask the server at start.", oneOf(func(c *Config) *string { return &c.RedisCluster }, "auto", "yes", "no")},
 		{contract.EnvPusherAppID, "", "The Pusher Channels app id (the path of the HTTP API, /apps/{id}); empty turns the Pusher endpoints /app and /apps off. With it, PUSHER_APP_KEY and PUSHER_APP_SECRET are required.", pusherID(func(c *Config) *string { return &c.PusherAppID })},
 		{contract.EnvPusherAppKey, "", "The Pusher app key: public, clients connect to /app/{key}.", pusherID(func(c *Config) *string { return &c.PusherAppKey })},
 		{contract.EnvPusherAppSecret, "", "The Pusher app secret that signs channel authorizations and API requests; never logged. On ECS it comes from a secret, never a plain variable.", secret},

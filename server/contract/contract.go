@@ -100,6 +100,20 @@ const (
 	ViewerAddressHeader = "CloudFront-Viewer-Address"
 )
 
+// The Redis/Valkey access the server needs, which the stack grants its ACL
+// user and the tests grant theirs: its keys (the broadcast stream, and the
+// Pusher app's state and event stream), the commands it runs on them, the
+// connection handshake, and CLUSTER SLOTS, with which a cluster client
+// finds the nodes. Dangerous commands (KEYS, FLUSHALL, CLIENT KILL, ...) stay
+// off.
+const (
+	RedisKeyPatterns  = "~websocket:* ~pusher:*"
+	RedisCommandRules = "-@all +@stream +@hash +@set +@string +@keyspace +@scripting +@connection -@dangerous +cluster|slots"
+	// EnvRedisCluster says whether the Redis endpoint is a cluster; the
+	// stack sets yes, since ElastiCache Serverless always is one.
+	EnvRedisCluster = "REDIS_CLUSTER"
+)
+
 // Defaults that both sides reason about.
 const (
 	// DefaultPingIntervalSeconds sits well inside the ALB's default 60 s

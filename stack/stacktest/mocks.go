@@ -20,21 +20,28 @@ const (
 	// Account and Region are the caller identity and region lookups.
 	Account = "123456789012"
 	Region  = "us-east-1"
-	// Secret, BrokerPassword and BrokerDefaultPassword are RandomPassword
-	// results: the broker's server user password for a password whose
-	// logical name contains "broker-password", the disabled default user's
-	// for one containing "broker-default", the origin header value for any
-	// other. The mocks return them unmarked, so only the program can make
-	// them Pulumi secrets.
+	// Secret, BrokerPassword, BrokerDefaultPassword and PusherSecret are
+	// RandomPassword results: the broker's server user password for a
+	// password whose logical name contains "broker-password", the disabled
+	// default user's for one containing "broker-default", the Pusher app
+	// secret for one containing "pusher-secret", the origin header value
+	// for any other. The mocks return them unmarked, so only the program
+	// can make them Pulumi secrets.
 	Secret                = "MockOriginSecret0123456789abcdefXYZ"
 	BrokerPassword        = "MockBrokerPassword0123456789abcdXYZ"
 	BrokerDefaultPassword = "MockBrokerDefaultPassword012345XYZ"
+	PusherSecret          = "MockPusherSecret0123456789abcdefXYZ"
+	// PusherAppID is the RandomInteger result and PusherKey the RandomId's
+	// hex (what the Pusher app id and key are made of).
+	PusherAppID = 1234567
+	PusherKey   = "0a1b2c3d4e5f60718293"
 	// PrefixListID answers the CloudFront origin-facing prefix list lookup.
 	PrefixListID = "pl-3b927c52"
 	// CachePolicyID and OriginRequestPolicyID answer the managed policy
-	// lookups (Managed-CachingDisabled, Managed-AllViewer).
+	// lookups (Managed-CachingDisabled,
+	// Managed-AllViewerAndCloudFrontHeaders-2022-06), with AWS's IDs.
 	CachePolicyID         = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
-	OriginRequestPolicyID = "216adef6-5c7f-47e4-b989-5492eafa07d3"
+	OriginRequestPolicyID = "33f36d7e-f396-46d9-90e0-52428a34d9dc"
 	// VpcID is the awsx VPC component's vpcId output.
 	VpcID = "vpc-0mock"
 	// DistributionID and DistributionDomain are the distribution's outputs.
@@ -59,6 +66,28 @@ const (
 	EdgeBucketName = "websocket-edge-logs-1234"
 	ALBBucketName  = "websocket-alb-logs-1234"
 )
+
+// OriginRequestPolicyHeaders are the CloudFront headers the managed
+// origin request policy adds to all viewer headers (AWS's documentation of
+// AllViewerAndCloudFrontHeaders-2022-06).
+func OriginRequestPolicyHeaders() []string {
+	return []string{
+		"CloudFront-Forwarded-Proto", "CloudFront-Is-Android-Viewer", "CloudFront-Is-Desktop-Viewer",
+		"CloudFront-Is-IOS-Viewer", "CloudFront-Is-Mobile-Viewer", "CloudFront-Is-SmartTV-Viewer",
+		"CloudFront-Is-Tablet-Viewer", "CloudFront-Viewer-Address", "CloudFront-Viewer-ASN",
+		"CloudFront-Viewer-City", "CloudFront-Viewer-Country", "CloudFront-Viewer-Country-Name",
+		"CloudFront-Viewer-Country-Region", "CloudFront-Viewer-Country-Region-Name",
+		"CloudFront-Viewer-Http-Version", "CloudFront-Viewer-Latitude", "CloudFront-Viewer-Longitude",
+		"CloudFront-Viewer-Metro-Code", "CloudFront-Viewer-Postal-Code", "CloudFront-Viewer-Time-Zone",
+		"CloudFront-Viewer-TLS",
+	}
+}
+
+// WebACLARN is the ARN the mocks give a WAFv2 web ACL named name (a
+// CLOUDFRONT one: global, in us-east-1).
+func WebACLARN(name string) string {
+	return "arn:aws:wafv2:us-east-1:" + Account + ":global/webacl/" + name + "/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"
+}
 
 // SecretARN is the ARN the mocks give a Secrets Manager secret with the
 // logical name name (AWS appends six random characters to the name).
@@ -145,9 +174,22 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 			set("result", BrokerPassword)
 		case strings.Contains(args.Name, "broker-default"):
 			set("result", BrokerDefaultPassword)
+		case strings.Contains(args.Name, "pusher-secret"):
+			set("result", PusherSecret)
 		default:
 			set("result", Secret)
 		}
+	case "random:index/randomInteger:RandomInteger":
+		outs["result"] = resource.NewProperty(float64(PusherAppID))
+	case "random:index/randomId:RandomId":
+		set("hex", PusherKey)
+	case "aws:wafv2/webAcl:WebAcl":
+		id = "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"
+		name := args.Name
+		if n, ok := outs["name"]; ok && n.IsString() {
+			name = n.StringValue()
+		}
+		set("arn", WebACLARN(name))
 	case "aws:sns/topic:Topic":
 		set("arn", "arn:aws:sns:"+Region+":"+Account+":"+args.Name)
 	case "aws:kms/key:Key":
@@ -242,10 +284,19 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		}
 		return resource.NewPropertyMapFromMap(map[string]any{"id": CachePolicyID, "name": name}), nil
 	case "aws:cloudfront/getOriginRequestPolicy:getOriginRequestPolicy":
-		if name != "Managed-AllViewer" {
+		if name != "Managed-AllViewerAndCloudFrontHeaders-2022-06" {
 			return nil, fmt.Errorf("no origin request policy named %q", name)
 		}
-		return resource.NewPropertyMapFromMap(map[string]any{"id": OriginRequestPolicyID, "name": name}), nil
+		headers := []any{}
+		for _, h := range OriginRequestPolicyHeaders() {
+			headers = append(headers, h)
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"id": OriginRequestPolicyID, "name": name,
+			"headersConfigs":      []any{map[string]any{"headerBehavior": "allViewerAndWhitelistCloudFront", "headers": []any{map[string]any{"items": headers}}}},
+			"cookiesConfigs":      []any{map[string]any{"cookieBehavior": "all", "cookies": []any{}}},
+			"queryStringsConfigs": []any{map[string]any{"queryStringBehavior": "all", "queryStrings": []any{}}},
+		}), nil
 	case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"authorizationToken": "QVdTOk1vY2s=", "expiresAt": "2030-01-01T00:00:00Z", "id": Account,
