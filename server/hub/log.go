@@ -227,6 +227,23 @@ func (l *Log) Unpark(w *Waiter) {
 	w.slot = -1
 }
 
+// Forget drops the entries every reader has passed, when all readers of
+// the log (there are readers of them) are parked at its newest entry: a
+// log that serves only live readers, such as a Pusher channel's, so holds
+// frames only while someone is behind. It reports whether it dropped them.
+func (l *Log) Forget(readers int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.parked) != readers || l.n == 0 {
+		return false
+	}
+	for i := range l.n {
+		l.ring[(l.oldest+i)%len(l.ring)] = Entry{}
+	}
+	l.n, l.oldest, l.floor = 0, 0, l.last
+	return true
+}
+
 // Parked returns how many readers are parked, for tests and metrics.
 func (l *Log) Parked() int {
 	l.mu.Lock()

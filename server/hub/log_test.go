@@ -153,3 +153,34 @@ func TestRingGrowsToCapacity(t *testing.T) {
 		t.Fatalf("read after 149: %v, want Gone: the ring holds 100", res)
 	}
 }
+
+// Forget drops entries only when every reader is parked at the head.
+func TestForget(t *testing.T) {
+	l := hub.NewFrameLog(16)
+	w1, w2 := hub.NewWaiter(func() {}), hub.NewWaiter(func() {})
+	l.AppendFrame([]byte("a"), "")
+	if !l.Park(l.Head(), w1) {
+		t.Fatal("park")
+	}
+	if l.Forget(2) {
+		t.Fatal("forgot with one of two readers not parked")
+	}
+	if _, pending, _ := l.Read(0, nil); pending != 1 {
+		t.Fatalf("%d pending, want the entry kept", pending)
+	}
+	l.Park(l.Head(), w2)
+	if !l.Forget(2) {
+		t.Fatal("did not forget with both readers parked at the head")
+	}
+	if _, _, res := l.Read(0, nil); res != hub.Gone {
+		t.Fatalf("read before the forgotten entry: %v, want Gone", res)
+	}
+	if _, pending, res := l.Read(l.Head(), nil); res != hub.Ready || pending != 0 {
+		t.Fatalf("read at the head: %v, %d pending", res, pending)
+	}
+	l.AppendFrame([]byte("b"), "") // wakes both
+	got, _, res := l.Read(1, make([]hub.Entry, 0, 4))
+	if res != hub.Ready || len(got) != 1 || string(got[0].Frame) != "b" {
+		t.Fatalf("after forgetting, the next entry reads as %v %v", got, res)
+	}
+}

@@ -144,7 +144,12 @@ func (a *App) check(e *event, batch bool) ([]string, error) {
 		return nil, badRequest("channels: at most %d per request", maxTriggerChannels)
 	}
 	for _, ch := range channels {
-		if err := wire.ValidChannel(ch); err != nil && !strings.HasPrefix(ch, wire.UserChannelPrefix) {
+		if wire.KindOf(ch) == wire.ServerToUser {
+			// sendToUser in the SDKs publishes to the user's channel.
+			if _, ok := wire.UserChannelID(ch); !ok {
+				return nil, badRequest("channel %q: not a valid user channel", truncate(ch, 64))
+			}
+		} else if err := wire.ValidChannel(ch); err != nil {
 			return nil, badRequest("channel %q: %v", truncate(ch, 64), err)
 		}
 		if wire.KindOf(ch) == wire.PrivateEncrypted && len(channels) > 1 {

@@ -55,9 +55,17 @@ func (cs *channels) deliver(name string, frame []byte, skip string) {
 	cs.mu.RLock()
 	ch := cs.byName[name]
 	cs.mu.RUnlock()
-	if ch != nil {
-		ch.log.AppendFrame(frame, skip)
+	if ch == nil {
+		return
 	}
+	ch.log.AppendFrame(frame, skip)
+	// A channel keeps no history: once every subscriber has the event,
+	// the log lets go of it, so a quiet channel holds no frames. A
+	// subscriber still writing, or one not yet started, keeps them.
+	cs.mu.RLock()
+	subs := ch.subs
+	cs.mu.RUnlock()
+	ch.log.Forget(subs)
 }
 
 // len returns how many channels have a subscriber here.
