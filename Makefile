@@ -36,9 +36,9 @@ test-e2e:
 test-browser:
 	$(GO) test -count=1 -tags browser ./server/demo/
 
-## screenshot: regenerate docs/demo.png
+## screenshot: regenerate docs/demo.png and docs/pusher-demo.png
 screenshot:
-	DEMO_SCREENSHOT=docs/demo.png $(GO) test -count=1 -tags browser -run TestScreenshot ./server/demo/
+	DEMO_SCREENSHOT=docs/demo.png PUSHER_DEMO_SCREENSHOT=docs/pusher-demo.png $(GO) test -count=1 -tags browser -run 'TestScreenshot|TestPusherScreenshot' ./server/demo/
 
 test-infra:
 	$(GO) test -count=1 $(INFRA_PKGS)

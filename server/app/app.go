@@ -97,6 +97,12 @@ func Run(stop context.Context, cfg *config.Config, logger *slog.Logger, emf io.W
 		return nil // stopped before the broker was reached
 	}
 	srv := transport.New(cfg, log, pub, m, logger)
+	var app *pusher.App
+	if cfg.PusherAppID != "" {
+		if app, err = startPusher(stop, ctx, cfg, srv, b, logger, m); err != nil || app == nil {
+			return err // nil: stopped before the broker was reached
+		}
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -104,19 +110,26 @@ func Run(stop context.Context, cfg *config.Config, logger *slog.Logger, emf io.W
 	}
 	routes := http.NewServeMux()
 	routes.Handle("/", srv.Handler())
-	if cfg.PusherAppID != "" {
-		app, err := startPusher(stop, ctx, cfg, srv, b, logger, m)
-		if err != nil {
-			return err
-		}
-		if app == nil {
-			return nil // stopped before the broker was reached
-		}
+	if app != nil {
 		app.Routes(routes)
 	}
-	page := demo.Handler(demoStats(srv, log))
-	routes.Handle("GET /demo", page)
-	routes.Handle("GET /demo/", page)
+	if cfg.DemoEnabled {
+		page := demo.Handler(demoStats(srv, log))
+		routes.Handle("GET /demo", page)
+		routes.Handle("GET /demo/", page)
+		if app != nil {
+			pusherDemo := demo.PusherHandler(demo.PusherOptions{
+				AppID: cfg.PusherAppID, Key: cfg.PusherAppKey, Secret: cfg.PusherAppSecret,
+				ClientEvents: cfg.PusherClientEvents,
+				// Through the server's own router: the same checks, limits
+				// and delivery to every task as a backend's request.
+				Publish: demo.APIPublisher(routes, cfg.PusherAppID, cfg.PusherAppKey, cfg.PusherAppSecret),
+			})
+			routes.Handle("GET "+demo.PusherPagePath, pusherDemo)
+			routes.Handle("GET "+demo.PusherPagePath+"/", pusherDemo)
+			routes.Handle("POST "+demo.PusherPagePath+"/", pusherDemo)
+		}
+	}
 	public := &http.Server{
 		Handler:           routes,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,

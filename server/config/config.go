@@ -70,6 +70,7 @@ type Config struct {
 	PusherWebhookURL         string
 	PusherWebhookEvents      []string
 	WSSEnabled               bool
+	DemoEnabled              bool
 
 	// Per-source limits; 0 turns each off.
 	BehindCloudFront     bool
@@ -141,6 +142,7 @@ func Keys() []Key {
 		{"PUSHER_WEBHOOK_URL", "", "Where webhooks are POSTed (http:// or https://); empty turns webhooks off.", optionalURL(func(c *Config) *string { return &c.PusherWebhookURL })},
 		{"PUSHER_WEBHOOK_EVENTS", "channel_occupied,channel_vacated,member_added,member_removed,client_event", "Comma-separated webhook events to send: channel_occupied, channel_vacated, member_added, member_removed, client_event.", webhookEvents},
 		{contract.EnvWSSEnabled, "true", "Whether the seed's open broadcast endpoint " + contract.WebSocketPath + " is served; turn it off in production when only the Pusher endpoints are used.", boolean(func(c *Config) *bool { return &c.WSSEnabled })},
+		{"DEMO_ENABLED", "true", "Whether the demo pages are served: /demo (the seed's room) and, with a Pusher app, /demo/pusher, whose signer and trigger reach only presence-demo-*, private-demo-* and demo-* channels.", boolean(func(c *Config) *bool { return &c.DemoEnabled })},
 		{contract.EnvBehindCloudFront, "false", "Take each client's address from the " + contract.ViewerAddressHeader + " header, which CloudFront sets. Only safe behind the stack's CloudFront and ALB; otherwise the socket's peer address is used and the header is ignored.", boolean(func(c *Config) *bool { return &c.BehindCloudFront })},
 		{"SOURCE_MAX_CONNECTIONS", "100", "Open WebSockets one client address (source) may hold; beyond it upgrades get 429. 0 turns the limit off.", intField(func(c *Config) *int { return &c.SourceMaxConnections }, 0, 10_000_000)},
 		{"SOURCE_CONNECT_RATE", "20", "New WebSockets per second one source may open, sustained (token bucket); 0 turns the limit off.", nonNegativeFloat(func(c *Config) *float64 { return &c.SourceConnectRate })},

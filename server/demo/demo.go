@@ -4,6 +4,12 @@
 // resumes with ?since= after a disconnect. The page, its script and its
 // style sheet are embedded in the binary; nothing is loaded from elsewhere,
 // which the Content-Security-Policy enforces.
+//
+// A second page, PusherHandler's, shows the Pusher Channels endpoints with
+// the official pusher-js client (embedded too; see static/vendor): a
+// presence channel, client events and events triggered through the HTTP
+// API, with the small signing backend a Pusher app needs, limited to demo
+// channels.
 package demo
 
 import (
