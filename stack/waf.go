@@ -46,12 +46,14 @@ var wafRules = []string{wafRuleUpgradeRate, wafRuleCommon, wafRuleKnownBadInputs
 // URIs and cookies) stay blocking: nothing legitimate here sends those.
 //
 // Of the service's endpoints only the Pusher HTTP API (POST
-// /apps/{id}/events and /batch_events) takes a request body, and it holds
-// application data that the server relays verbatim to subscribers and
-// never renders, opens or fetches. Every such request is signed with the
-// app secret, so only the app's backend can make one the server accepts.
-// The body rules therefore protect nothing here, and each false positive
-// would silently drop a published event.
+// /apps/{id}/events and /batch_events) and the demo page's two small form
+// posts (/demo/pusher/auth and /trigger, whose inputs the server checks
+// strictly) take a request body. The API's holds application data that the
+// server relays verbatim to subscribers and never renders, opens or
+// fetches, and every such request is signed with the app secret, so only
+// the app's backend can make one the server accepts. The body rules
+// therefore protect nothing here, and each false positive would silently
+// drop a published event.
 var commonRuleSetCounted = []string{
 	// Blocks requests without a User-Agent header. Server SDKs and CLIs
 	// send none: the Node ws library (wscat, the smoke test in
