@@ -1,7 +1,6 @@
 package broker_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,28 +14,10 @@ import (
 
 	"github.com/wsfargate/websocket-service/server/broker"
 	"github.com/wsfargate/websocket-service/server/contract"
+	"github.com/wsfargate/websocket-service/server/internal/testlog"
 	"github.com/wsfargate/websocket-service/server/internal/testredis"
 	"github.com/wsfargate/websocket-service/server/metrics"
 )
-
-// syncBuffer is a log sink that the follower may write to while the test
-// reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // REDIS_CLUSTER=auto picks the right client for either kind of server; a
 // wrong "yes" or "no" fails at the first command with the server's reason.
@@ -65,7 +46,7 @@ func TestClusterModes(t *testing.T) {
 			if tt.server == "cluster" {
 				o.URL, o.Stream = cluster.URL, cluster.KeyOn(fmt.Sprintf("test:modes%d:", i), cluster.Nodes[1])
 			}
-			var logs syncBuffer
+			var logs testlog.Buffer
 			b, err := broker.NewRedis(o, slog.New(slog.NewTextHandler(&logs, nil)), metrics.New())
 			if err != nil {
 				t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 
 	"github.com/wsfargate/websocket-service/server/config"
 	"github.com/wsfargate/websocket-service/server/hub"
+	"github.com/wsfargate/websocket-service/server/internal/testlog"
 	"github.com/wsfargate/websocket-service/server/metrics"
 	"github.com/wsfargate/websocket-service/server/pusher"
 	"github.com/wsfargate/websocket-service/server/transport"
@@ -118,7 +118,7 @@ func dialSmallBuffer(t *testing.T, u string) *client {
 // Connection log lines and metrics cover Pusher connections as they do
 // the seed's.
 func TestLogsAndMetrics(t *testing.T) {
-	var logs syncBuffer
+	var logs testlog.Buffer
 	vars := map[string]string{"PUSHER_APP_ID": appID, "PUSHER_APP_KEY": appKey, "PUSHER_APP_SECRET": appSecret}
 	cfg, err := config.Load(func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, nil, io.Discard)
 	if err != nil {
@@ -160,23 +160,6 @@ func TestLogsAndMetrics(t *testing.T) {
 	if got := testutil.ToFloat64(m.MessagesOut); got < 1 {
 		t.Errorf("ws_messages_delivered_total %v, want the event counted", got)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newServer(t *testing.T, h http.Handler) string {
