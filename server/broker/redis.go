@@ -226,10 +226,10 @@ func (r *Redis) Client(ctx context.Context) (redis.UniversalClient, error) {
 // cluster support disabled"; one that does not know the command (a proxy)
 // is no cluster either.
 func isCluster(ctx context.Context, c *redis.Client) (bool, error) {
-	// Sent as a raw command: go-redis marks its ClusterSlots deprecated in
-	// favour of CLUSTER SHARDS, which Valkey 7 and the ACL user also have,
-	// but the cluster client still asks CLUSTER SLOTS, so this is the one
-	// permission both need.
+	// Sent as a raw command: go-redis marks ClusterSlots deprecated in
+	// favour of CLUSTER SHARDS, but its cluster client itself still asks
+	// CLUSTER SLOTS, so that stays the one cluster permission the ACL user
+	// needs.
 	err := c.Do(ctx, "CLUSTER", "SLOTS").Err()
 	switch {
 	case err == nil:
