@@ -11,6 +11,7 @@ package pusher
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -38,6 +39,14 @@ type Message struct {
 	Channel string
 	Frame   []byte
 	Skip    string
+	// A member event (member_added or member_removed) says whose change it
+	// is and its version (state.Joined.Version), so that each task applies
+	// one user's changes in the order they happened; Version is 0 for any
+	// other event.
+	User    string
+	Info    json.RawMessage // member_added's user_info
+	Version uint64
+	Added   bool
 }
 
 // Bus carries messages and terminations to every task of the app,
@@ -152,7 +161,7 @@ func (a *App) Routes(mux *http.ServeMux) {
 }
 
 // Deliver implements Local: a message reaches this task's subscribers.
-func (a *App) Deliver(m Message) { a.channels.deliver(m.Channel, m.Frame, m.Skip) }
+func (a *App) Deliver(m Message) { a.channels.deliver(m) }
 
 // TerminateLocal implements Local: the user's connections on this task are
 // closed.
@@ -219,7 +228,8 @@ func (a *App) Reap(ctx context.Context, interval time.Duration) {
 // channel's subscribers, and the webhooks.
 func (a *App) left(ctx context.Context, channel, userID string, l state.Left) {
 	if l.UserRemoved {
-		if err := a.publish(ctx, channel, wire.AppendMemberRemoved(nil, channel, userID), ""); err != nil {
+		m := Message{Channel: channel, Frame: wire.AppendMemberRemoved(nil, channel, userID), User: userID, Version: l.Version}
+		if err := a.bus.Publish(ctx, m); err != nil {
 			a.logger.Warn("member_removed not published", "channel", channel, "err", err)
 		}
 		a.hook(webhook.Event{Name: webhook.MemberRemoved, Channel: channel, UserID: userID})

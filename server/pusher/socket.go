@@ -191,14 +191,18 @@ func (a *App) subscribe(c *transport.Conn, s *session, f wire.Frame) error {
 		return refuse("unavailable", http.StatusServiceUnavailable, "Unavailable", "subscription could not be recorded; try again")
 	}
 	local := a.channels.join(name)
-	feed := c.Follow(local.log)
-	s.subs = append(s.subs, &subscription{name: name, local: local, feed: feed, member: member})
+	s.subs = append(s.subs, &subscription{name: name, local: local, member: member})
 	a.metrics.subscriptions.WithLabelValues("ok").Inc()
-
-	confirm, err := a.confirmation(ctx, name, member)
-	if err != nil {
-		c.Log(slog.LevelWarn, "presence members unavailable", "channel", name, "err", err)
+	if member != nil && joined.UserAdded {
+		// Published first: this subscriber's own list waits for it below.
+		m := Message{Channel: name, Frame: wire.AppendMemberAdded(nil, name, member.UserID, member.UserInfo), Skip: s.socketID,
+			User: member.UserID, Info: member.UserInfo, Version: joined.Version, Added: true}
+		if err := a.bus.Publish(ctx, m); err != nil {
+			c.Log(slog.LevelWarn, "member_added not published", "channel", name, "err", err)
+		}
 	}
+	feed, confirm := a.follow(ctx, c, local, member, joined.Version)
+	s.subs[len(s.subs)-1].feed = feed
 	if err := c.Send(confirm); err != nil {
 		return err
 	}
@@ -222,12 +226,49 @@ func (a *App) subscribe(c *transport.Conn, s *session, f wire.Frame) error {
 		a.hook(webhook.Event{Name: webhook.ChannelOccupied, Channel: name})
 	}
 	if joined.UserAdded {
-		if err := a.publish(ctx, name, wire.AppendMemberAdded(nil, name, member.UserID, member.UserInfo), s.socketID); err != nil {
-			c.Log(slog.LevelWarn, "member_added not published", "channel", name, "err", err)
-		}
 		a.hook(webhook.Event{Name: webhook.MemberAdded, Channel: name, UserID: member.UserID})
 	}
 	return nil
+}
+
+// memberWait bounds how long a presence subscriber waits for its own
+// member_added to come back from the shared state before it is answered.
+const memberWait = 2 * time.Second
+
+// follow starts a feed of the local channel for c and returns it with the
+// subscription's confirmation. A presence subscriber's member list is
+// this task's view of the channel (seeded from the shared state when the
+// channel is new here), read under the channel's lock at the point the
+// feed starts, after the view has caught up with the subscriber's own
+// join: every member event before that point is in the list, every one
+// after it comes through the feed.
+func (a *App) follow(ctx context.Context, c *transport.Conn, local *localChannel, member *state.Member, version uint64) (*transport.Feed, []byte) {
+	if member == nil {
+		return c.Follow(local.log), wire.AppendSubscriptionSucceeded(nil, local.name, nil)
+	}
+	local.mu.Lock()
+	seeded := local.seeded
+	local.mu.Unlock()
+	if !seeded {
+		snap, err := a.state.Snapshot(ctx, local.name)
+		if err != nil {
+			c.Log(slog.LevelWarn, "presence members unavailable", "channel", local.name, "err", err)
+		} else {
+			local.seed(snap)
+		}
+	}
+	local.await(member.UserID, version, memberWait)
+	local.mu.Lock()
+	defer local.mu.Unlock()
+	members := local.members()
+	if !slices.ContainsFunc(members, func(m state.Member) bool { return m.UserID == member.UserID }) {
+		members = append(members, *member) // its own member_added is late
+	}
+	list := make([]wire.Member, len(members))
+	for i, m := range members {
+		list[i] = wire.Member{UserID: m.UserID, UserInfo: m.UserInfo}
+	}
+	return c.Follow(local.log), wire.AppendSubscriptionSucceeded(nil, local.name, list)
 }
 
 // member is who a presence subscription adds: the signed channel_data's
@@ -242,24 +283,6 @@ func (a *App) member(s *session, channelData string) (*state.Member, error) {
 		return nil, err
 	}
 	return &state.Member{UserID: m.UserID, UserInfo: m.UserInfo}, nil
-}
-
-// confirmation is pusher_internal:subscription_succeeded, with the
-// members of a presence channel.
-func (a *App) confirmation(ctx context.Context, name string, member *state.Member) ([]byte, error) {
-	if member == nil {
-		return wire.AppendSubscriptionSucceeded(nil, name, nil), nil
-	}
-	members, err := a.state.Members(ctx, name)
-	if err != nil || len(members) == 0 {
-		// At least the joining member itself is present.
-		members = []state.Member{*member}
-	}
-	list := make([]wire.Member, len(members))
-	for i, m := range members {
-		list[i] = wire.Member{UserID: m.UserID, UserInfo: m.UserInfo}
-	}
-	return wire.AppendSubscriptionSucceeded(nil, name, list), err
 }
 
 // unsubscribe ends one subscription, and tells the others when that

@@ -2,10 +2,12 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -23,6 +25,12 @@ const (
 	fieldFrame     = "f"
 	fieldSkip      = "s"
 	fieldTerminate = "t"
+	// A member event's user, user info, version and direction
+	// ("1" added, "0" removed).
+	fieldUser    = "u"
+	fieldInfo    = "i"
+	fieldVersion = "v"
+	fieldAdded   = "a"
 )
 
 // Bus is a pusher.Bus over one Redis stream that every task follows: XADD
@@ -44,6 +52,16 @@ func (b *Bus) Publish(ctx context.Context, m pusher.Message) error {
 	values := []any{fieldChannel, m.Channel, fieldFrame, m.Frame}
 	if m.Skip != "" {
 		values = append(values, fieldSkip, m.Skip)
+	}
+	if m.Version != 0 {
+		added := "0"
+		if m.Added {
+			added = "1"
+		}
+		values = append(values, fieldUser, m.User, fieldVersion, strconv.FormatUint(m.Version, 10), fieldAdded, added)
+		if len(m.Info) > 0 {
+			values = append(values, fieldInfo, []byte(m.Info))
+		}
 	}
 	return b.add(ctx, values)
 }
@@ -129,5 +147,12 @@ func deliver(local pusher.Local, v map[string]any) {
 		local.TerminateLocal(id)
 		return
 	}
-	local.Deliver(pusher.Message{Channel: str(fieldChannel), Frame: []byte(str(fieldFrame)), Skip: str(fieldSkip)})
+	m := pusher.Message{Channel: str(fieldChannel), Frame: []byte(str(fieldFrame)), Skip: str(fieldSkip)}
+	if v, err := strconv.ParseUint(str(fieldVersion), 10, 64); err == nil {
+		m.User, m.Version, m.Added = str(fieldUser), v, str(fieldAdded) == "1"
+		if info := str(fieldInfo); info != "" {
+			m.Info = json.RawMessage(info)
+		}
+	}
+	local.Deliver(m)
 }

@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -56,17 +57,21 @@ func TestStateAcrossTasks(t *testing.T) {
 			do   func() (any, error)
 			want any
 		}{
-			{"first subscription occupies", func() (any, error) { return a.Join(c, "presence-x", "1.1", alice, 2) }, state.Joined{Occupied: true, UserAdded: true}},
-			{"same user elsewhere adds nobody", func() (any, error) { return b.Join(c, "presence-x", "2.1", alice, 2) }, state.Joined{}},
-			{"second user", func() (any, error) { return b.Join(c, "presence-x", "2.2", &state.Member{UserID: "bob"}, 2) }, state.Joined{UserAdded: true}},
+			{"first subscription occupies", func() (any, error) { return a.Join(c, "presence-x", "1.1", alice, 2) }, state.Joined{Occupied: true, UserAdded: true, Version: 1}},
+			{"same user elsewhere adds nobody", func() (any, error) { return b.Join(c, "presence-x", "2.1", alice, 2) }, state.Joined{Version: 1}},
+			{"second user", func() (any, error) { return b.Join(c, "presence-x", "2.2", &state.Member{UserID: "bob"}, 2) }, state.Joined{UserAdded: true, Version: 2}},
 			{"third user is over the cap", func() (any, error) {
 				_, err := a.Join(c, "presence-x", "1.2", &state.Member{UserID: "carol"}, 2)
 				return err, nil
 			}, state.ErrFull},
 			{"counts", func() (any, error) { return a.Channel(c, "presence-x") }, state.Info{Subscriptions: 3, Users: 2}},
 			{"alice leaves one tab", func() (any, error) { return a.Leave(c, "presence-x", "1.1", alice) }, state.Left{}},
-			{"alice leaves the other", func() (any, error) { return b.Leave(c, "presence-x", "2.1", alice) }, state.Left{UserRemoved: true}},
-			{"bob leaves last", func() (any, error) { return b.Leave(c, "presence-x", "2.2", &state.Member{UserID: "bob"}) }, state.Left{Vacated: true, UserRemoved: true}},
+			{"alice leaves the other", func() (any, error) { return b.Leave(c, "presence-x", "2.1", alice) }, state.Left{UserRemoved: true, Version: 3}},
+			{"snapshot keeps the gone user's version", func() (any, error) {
+				snap, err := a.Snapshot(c, "presence-x")
+				return fmt.Sprint(len(snap.Members), snap.Versions), err
+			}, "1 map[alice:3 bob:2]"},
+			{"bob leaves last", func() (any, error) { return b.Leave(c, "presence-x", "2.2", &state.Member{UserID: "bob"}) }, state.Left{Vacated: true, UserRemoved: true, Version: 4}},
 			{"vacant", func() (any, error) { return a.Channel(c, "presence-x") }, state.Info{}},
 		}
 		for _, s := range steps {

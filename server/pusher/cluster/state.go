@@ -65,8 +65,11 @@ func (s *State) Task() string { return s.task }
 // "i:<id>" (the user's info).
 func (s *State) channelKey(ch string) string { return "pusher:{" + s.app + ":" + ch + "}" }
 func (s *State) lastKey(ch string) string    { return "pusher:{" + s.app + ":" + ch + "}:last" }
-func (s *State) indexKey() string            { return "pusher:{" + s.app + "}:channels" }
-func (s *State) tasksKey() string            { return "pusher:{" + s.app + "}:tasks" }
+func (s *State) versionsKey(ch string) string {
+	return "pusher:{" + s.app + ":" + ch + "}:versions"
+}
+func (s *State) indexKey() string { return "pusher:{" + s.app + "}:channels" }
+func (s *State) tasksKey() string { return "pusher:{" + s.app + "}:tasks" }
 func (s *State) recordKey(task string) string {
 	return "pusher:{" + s.app + ":task:" + task + "}:subs"
 }
@@ -74,45 +77,81 @@ func (s *State) aliveKey(task string) string {
 	return "pusher:{" + s.app + ":task:" + task + "}:alive"
 }
 
-// joinScript counts a subscription in and returns 2*occupied + userAdded,
-// or -1 when a new user would exceed the cap (ARGV[3]).
+// versionsTTL keeps a presence channel's user versions this long after
+// their last change, past any vacancy, so that a member event still in
+// flight from before cannot be taken for a new one.
+const versionsTTL = 24 * time.Hour
+
+// joinScript counts a subscription in and returns {2*occupied +
+// userAdded, the user's version}, or {-1, 0} when a new user would exceed
+// the cap (ARGV[3]). KEYS[2] holds the channel's change counter and every
+// user's version.
 var joinScript = redis.NewScript(`
-local h, uid = KEYS[1], ARGV[1]
-local added = 0
+local h, vh, uid = KEYS[1], KEYS[2], ARGV[1]
+local added, version = 0, 0
 if uid ~= "" then
   if tonumber(redis.call('HGET', h, 'u:'..uid) or '0') == 0 then
-    if tonumber(redis.call('HGET', h, 'users') or '0') >= tonumber(ARGV[3]) then return -1 end
+    if tonumber(redis.call('HGET', h, 'users') or '0') >= tonumber(ARGV[3]) then return {-1, 0} end
     redis.call('HINCRBY', h, 'users', 1)
     added = 1
+    version = redis.call('HINCRBY', vh, 'seq', 1)
+    redis.call('HSET', vh, 'v:'..uid, version)
+    redis.call('EXPIRE', vh, ARGV[4])
+  else
+    version = tonumber(redis.call('HGET', vh, 'v:'..uid) or '0')
+    redis.call('EXPIRE', vh, ARGV[4])
   end
   redis.call('HINCRBY', h, 'u:'..uid, 1)
   redis.call('HSET', h, 'i:'..uid, ARGV[2])
 end
 local occupied = 0
 if redis.call('HINCRBY', h, 'n', 1) == 1 then occupied = 2 end
-return occupied + added
+return {occupied + added, version}
 `)
 
-// leaveScript counts a subscription out and returns 2*vacated +
-// userRemoved; the hash goes with the last subscription.
+// leaveScript counts a subscription out and returns {2*vacated +
+// userRemoved, the removal's version}; the channel's hash goes with the
+// last subscription, its versions stay.
 var leaveScript = redis.NewScript(`
-local h, uid = KEYS[1], ARGV[1]
-if tonumber(redis.call('HGET', h, 'n') or '0') <= 0 then return 0 end
-local removed = 0
+local h, vh, uid = KEYS[1], KEYS[2], ARGV[1]
+if tonumber(redis.call('HGET', h, 'n') or '0') <= 0 then return {0, 0} end
+local removed, version = 0, 0
 if uid ~= "" then
   local left = redis.call('HINCRBY', h, 'u:'..uid, -1)
   if left <= 0 then
     redis.call('HDEL', h, 'u:'..uid, 'i:'..uid)
     redis.call('HINCRBY', h, 'users', -1)
     removed = 1
+    version = redis.call('HINCRBY', vh, 'seq', 1)
+    redis.call('HSET', vh, 'v:'..uid, version)
+    redis.call('EXPIRE', vh, ARGV[2])
   end
 end
 if redis.call('HINCRBY', h, 'n', -1) <= 0 then
   redis.call('DEL', h)
-  return 2 + removed
+  return {2 + removed, version}
 end
-return removed
+return {removed, version}
 `)
+
+// snapshotScript reads a channel's hash and its versions at one moment.
+var snapshotScript = redis.NewScript(`
+return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
+`)
+
+// result reads a script's {flags, version} answer.
+func result(v any, err error) (flags int64, version uint64, _ error) {
+	if err != nil {
+		return 0, 0, err
+	}
+	r, ok := v.([]any)
+	if !ok || len(r) != 2 {
+		return 0, 0, fmt.Errorf("unexpected script answer %v", v)
+	}
+	f, _ := r[0].(int64)
+	n, _ := r[1].(int64)
+	return f, uint64(n), nil
+}
 
 // recordField names one subscription in a task's record: channel, socket
 // and user, which Leave needs to undo it.
@@ -130,7 +169,7 @@ func (s *State) Join(ctx context.Context, channel, socket string, m *state.Membe
 	if err := s.rdb.HSet(ctx, s.recordKey(s.task), recordField(channel, socket), uid).Err(); err != nil {
 		return state.Joined{}, fmt.Errorf("record subscription: %w", err)
 	}
-	r, err := joinScript.Run(ctx, s.rdb, []string{s.channelKey(channel)}, uid, info, maxUsers).Int()
+	r, version, err := result(joinScript.Run(ctx, s.rdb, []string{s.channelKey(channel), s.versionsKey(channel)}, uid, info, maxUsers, int(versionsTTL/time.Second)).Result())
 	if err != nil {
 		return state.Joined{}, fmt.Errorf("join %s: %w", channel, err)
 	}
@@ -141,7 +180,7 @@ func (s *State) Join(ctx context.Context, channel, socket string, m *state.Membe
 	if err := s.rdb.HIncrBy(ctx, s.indexKey(), channel, 1).Err(); err != nil {
 		return state.Joined{}, fmt.Errorf("index %s: %w", channel, err)
 	}
-	return state.Joined{Occupied: r&2 != 0, UserAdded: r&1 != 0}, nil
+	return state.Joined{Occupied: r&2 != 0, UserAdded: r&1 != 0, Version: version}, nil
 }
 
 // Leave implements state.State.
@@ -161,14 +200,14 @@ func (s *State) Leave(ctx context.Context, channel, socket string, m *state.Memb
 }
 
 func (s *State) leave(ctx context.Context, channel, uid string) (state.Left, error) {
-	r, err := leaveScript.Run(ctx, s.rdb, []string{s.channelKey(channel)}, uid).Int()
+	r, version, err := result(leaveScript.Run(ctx, s.rdb, []string{s.channelKey(channel), s.versionsKey(channel)}, uid, int(versionsTTL/time.Second)).Result())
 	if err != nil {
 		return state.Left{}, fmt.Errorf("leave %s: %w", channel, err)
 	}
 	if n, err := s.rdb.HIncrBy(ctx, s.indexKey(), channel, -1).Result(); err == nil && n <= 0 {
 		s.rdb.HDel(ctx, s.indexKey(), channel) // a later join may have raced; Channels rechecks
 	}
-	return state.Left{Vacated: r&2 != 0, UserRemoved: r&1 != 0}, nil
+	return state.Left{Vacated: r&2 != 0, UserRemoved: r&1 != 0, Version: version}, nil
 }
 
 // Members implements state.State.
@@ -177,6 +216,43 @@ func (s *State) Members(ctx context.Context, channel string) ([]state.Member, er
 	if err != nil {
 		return nil, fmt.Errorf("members of %s: %w", channel, err)
 	}
+	return members(all), nil
+}
+
+// Snapshot implements state.State.
+func (s *State) Snapshot(ctx context.Context, channel string) (state.Snapshot, error) {
+	v, err := snapshotScript.Run(ctx, s.rdb, []string{s.channelKey(channel), s.versionsKey(channel)}).Result()
+	if err != nil {
+		return state.Snapshot{}, fmt.Errorf("snapshot of %s: %w", channel, err)
+	}
+	both, ok := v.([]any)
+	if !ok || len(both) != 2 {
+		return state.Snapshot{}, fmt.Errorf("snapshot of %s: unexpected answer %v", channel, v)
+	}
+	snap := state.Snapshot{Members: members(pairs(both[0])), Versions: make(map[string]uint64)}
+	for k, val := range pairs(both[1]) {
+		if id, ok := strings.CutPrefix(k, "v:"); ok {
+			n, _ := strconv.ParseUint(val, 10, 64)
+			snap.Versions[id] = n
+		}
+	}
+	return snap, nil
+}
+
+// pairs reads an HGETALL answer given through a script: a flat list.
+func pairs(v any) map[string]string {
+	list, _ := v.([]any)
+	out := make(map[string]string, len(list)/2)
+	for i := 0; i+1 < len(list); i += 2 {
+		k, _ := list[i].(string)
+		val, _ := list[i+1].(string)
+		out[k] = val
+	}
+	return out
+}
+
+// members lists the users of a channel's hash, by id.
+func members(all map[string]string) []state.Member {
 	var out []state.Member
 	for k, v := range all {
 		if id, ok := strings.CutPrefix(k, "i:"); ok {
@@ -188,7 +264,7 @@ func (s *State) Members(ctx context.Context, channel string) ([]state.Member, er
 		}
 	}
 	slices.SortFunc(out, func(a, b state.Member) int { return strings.Compare(a.UserID, b.UserID) })
-	return out, nil
+	return out
 }
 
 // Channel implements state.State.

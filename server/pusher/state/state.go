@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -32,6 +33,12 @@ type Joined struct {
 	// UserAdded is set when this is the member's user's first connection
 	// in the presence channel: member_added is due.
 	UserAdded bool
+	// Version is the member's user's version in a presence channel: the
+	// channel's change counter at the user's last addition or removal
+	// (its addition, after a Join). Member events carry it, so that every
+	// task applies one user's changes in the order they happened, whatever
+	// order the events travel in.
+	Version uint64
 }
 
 // Left says what an unsubscription changed.
@@ -41,6 +48,15 @@ type Left struct {
 	// UserRemoved is set when that was the user's last connection in the
 	// presence channel: member_removed is due.
 	UserRemoved bool
+	// Version is the removal's version, when UserRemoved.
+	Version uint64
+}
+
+// Snapshot is a presence channel's members, and the version of the last
+// change of every user it knows of, present or gone.
+type Snapshot struct {
+	Members  []Member
+	Versions map[string]uint64
 }
 
 // Departure is a subscription that a task which died without leaving
@@ -77,6 +93,9 @@ type State interface {
 	Leave(ctx context.Context, channel, socket string, member *Member) (Left, error)
 	// Members returns the distinct users of a presence channel, by id.
 	Members(ctx context.Context, channel string) ([]Member, error)
+	// Snapshot returns the members with the versions of every user's last
+	// change, read at one moment.
+	Snapshot(ctx context.Context, channel string) (Snapshot, error)
 	// Channel returns a channel's occupancy; a vacant channel has zero.
 	Channel(ctx context.Context, channel string) (Info, error)
 	// Channels returns the occupied channels whose names start with
@@ -92,6 +111,11 @@ type State interface {
 type Memory struct {
 	mu       sync.Mutex
 	channels map[string]*channel
+	// versions is every presence user's last change, by channel, kept
+	// while the channel is occupied; seq numbers the changes, across
+	// channels, so that a channel occupied again never reuses a version.
+	versions map[string]map[string]uint64
+	seq      uint64
 	last     map[string]cached
 	sets     int // SetLast calls, to sweep expired events now and then
 	now      func() time.Time
@@ -114,7 +138,7 @@ type cached struct {
 
 // NewMemory returns an empty State for one process.
 func NewMemory() *Memory {
-	return &Memory{channels: make(map[string]*channel), last: make(map[string]cached), now: time.Now}
+	return &Memory{channels: make(map[string]*channel), versions: make(map[string]map[string]uint64), last: make(map[string]cached), now: time.Now}
 }
 
 // Join implements State.
@@ -143,7 +167,9 @@ func (m *Memory) Join(_ context.Context, name, _ string, member *Member, maxUser
 			p = &presence{}
 			ch.users[member.UserID] = p
 			j.UserAdded = true
+			m.change(name, member.UserID)
 		}
+		j.Version = m.versions[name][member.UserID]
 		// The newest connection's info stands for the user, as with Pusher.
 		p.conns++
 		p.info = member.UserInfo
@@ -165,30 +191,54 @@ func (m *Memory) Leave(_ context.Context, name, _ string, member *Member) (Left,
 			if p.conns--; p.conns == 0 {
 				delete(ch.users, member.UserID)
 				l.UserRemoved = true
+				l.Version = m.change(name, member.UserID)
 			}
 		}
 	}
 	if ch.subs--; ch.subs <= 0 {
 		delete(m.channels, name)
+		delete(m.versions, name)
 		l.Vacated = true
 	}
 	return l, nil
+}
+
+// change records a presence user's addition or removal, under m.mu.
+func (m *Memory) change(channel, user string) uint64 {
+	m.seq++
+	if m.versions[channel] == nil {
+		m.versions[channel] = make(map[string]uint64)
+	}
+	m.versions[channel][user] = m.seq
+	return m.seq
+}
+
+// Snapshot implements State.
+func (m *Memory) Snapshot(_ context.Context, name string) (Snapshot, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return Snapshot{Members: m.members(name), Versions: maps.Clone(m.versions[name])}, nil
 }
 
 // Members implements State.
 func (m *Memory) Members(_ context.Context, name string) ([]Member, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.members(name), nil
+}
+
+// members lists a channel's users by id, under m.mu.
+func (m *Memory) members(name string) []Member {
 	ch := m.channels[name]
 	if ch == nil {
-		return nil, nil
+		return nil
 	}
 	out := make([]Member, 0, len(ch.users))
 	for id, p := range ch.users {
 		out = append(out, Member{UserID: id, UserInfo: p.info})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
-	return out, nil
+	return out
 }
 
 // Channel implements State.

@@ -3,6 +3,7 @@ package state_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -19,9 +20,9 @@ func TestMemoryTransitions(t *testing.T) {
 		do   func() (any, error)
 		want any
 	}{
-		{"first subscription occupies", func() (any, error) { return m.Join(c, "presence-x", "1.1", alice, 2) }, state.Joined{Occupied: true, UserAdded: true}},
-		{"same user again adds nobody", func() (any, error) { return m.Join(c, "presence-x", "1.2", alice, 2) }, state.Joined{}},
-		{"second user", func() (any, error) { return m.Join(c, "presence-x", "1.3", bob, 2) }, state.Joined{UserAdded: true}},
+		{"first subscription occupies", func() (any, error) { return m.Join(c, "presence-x", "1.1", alice, 2) }, state.Joined{Occupied: true, UserAdded: true, Version: 1}},
+		{"same user again adds nobody", func() (any, error) { return m.Join(c, "presence-x", "1.2", alice, 2) }, state.Joined{Version: 1}},
+		{"second user", func() (any, error) { return m.Join(c, "presence-x", "1.3", bob, 2) }, state.Joined{UserAdded: true, Version: 2}},
 		{"third user is over the cap", func() (any, error) {
 			_, err := m.Join(c, "presence-x", "1.4", &state.Member{UserID: "carol"}, 2)
 			return err, nil
@@ -32,8 +33,12 @@ func TestMemoryTransitions(t *testing.T) {
 			return len(all), err
 		}, 1},
 		{"alice leaves one tab", func() (any, error) { return m.Leave(c, "presence-x", "1.1", alice) }, state.Left{}},
-		{"alice leaves the other", func() (any, error) { return m.Leave(c, "presence-x", "1.2", alice) }, state.Left{UserRemoved: true}},
-		{"bob leaves last", func() (any, error) { return m.Leave(c, "presence-x", "1.3", bob) }, state.Left{Vacated: true, UserRemoved: true}},
+		{"alice leaves the other", func() (any, error) { return m.Leave(c, "presence-x", "1.2", alice) }, state.Left{UserRemoved: true, Version: 3}},
+		{"snapshot keeps the gone user's version", func() (any, error) {
+			snap, err := m.Snapshot(c, "presence-x")
+			return fmt.Sprint(len(snap.Members), snap.Versions), err
+		}, "1 map[alice:3 bob:2]"},
+		{"bob leaves last", func() (any, error) { return m.Leave(c, "presence-x", "1.3", bob) }, state.Left{Vacated: true, UserRemoved: true, Version: 4}},
 		{"vacant", func() (any, error) { return m.Channel(c, "presence-x") }, state.Info{}},
 		{"public channel", func() (any, error) { return m.Join(c, "news", "1.5", nil, 2) }, state.Joined{Occupied: true}},
 	}
