@@ -79,7 +79,7 @@ func NewWaiter(wake func()) *Waiter { return &Waiter{wake: wake, slot: -1} }
 // floor (or anything later) can continue without a gap; one that stopped
 // before it cannot.
 func NewLog(capacity int, floor uint64) *Log {
-	return newLog(capacity, floor, func(dst, payload []byte, offset uint64) []byte {
+	return newLog(capacity, firstRing, floor, func(dst, payload []byte, offset uint64) []byte {
 		return protocol.AppendBroadcast(dst, payload, offset)
 	})
 }
@@ -87,13 +87,15 @@ func NewLog(capacity int, floor uint64) *Log {
 // NewFrameLog returns a log of frames that its publisher encodes itself
 // (AppendFrame): a Pusher channel's events. Offsets start at 1.
 func NewFrameLog(capacity int) *Log {
-	return newLog(capacity, 0, func(dst, frame []byte, _ uint64) []byte { return append(dst, frame...) })
+	// Its ring starts empty: a channel's log that lets go of delivered
+	// entries (Forget) rarely holds more than one.
+	return newLog(capacity, 0, 0, func(dst, frame []byte, _ uint64) []byte { return append(dst, frame...) })
 }
 
-func newLog(capacity int, floor uint64, frame func(dst, payload []byte, offset uint64) []byte) *Log {
+func newLog(capacity, first int, floor uint64, frame func(dst, payload []byte, offset uint64) []byte) *Log {
 	capacity = max(capacity, 1)
 	return &Log{
-		ring:     make([]Entry, min(capacity, firstRing)),
+		ring:     make([]Entry, min(capacity, first)),
 		capacity: capacity,
 		last:     floor,
 		floor:    floor,
@@ -175,7 +177,7 @@ func (l *Log) insert(off uint64, payload []byte, skip string) []*Waiter {
 // grow doubles the ring, up to capacity, with its entries in order from
 // index 0.
 func (l *Log) grow() {
-	ring := make([]Entry, min(2*len(l.ring), l.capacity))
+	ring := make([]Entry, min(max(2*len(l.ring), 1), l.capacity))
 	for i := range l.n {
 		ring[i] = l.ring[(l.oldest+i)%len(l.ring)]
 	}

@@ -40,9 +40,24 @@ func (c *Conn) Follow(log *hub.Log) *Feed {
 // Start delivers the log's entries after the feed's cursor, now and as they
 // come.
 func (f *feed) Start() {
-	if !f.log.Park(f.cursor, f.waiter) {
+	if !f.park() {
 		go f.writeLoop()
 	}
+}
+
+// park parks the feed for the next entry unless entries are pending, and
+// reports whether it did. A feed stopped (or whose connection ended) while
+// it was being woken must not stay parked: the log would count it as a
+// reader that has caught up, and a Pusher channel would let go of entries
+// that a reader still needs.
+func (f *feed) park() bool {
+	if !f.log.Park(f.cursor, f.waiter) {
+		return false
+	}
+	if f.done() {
+		f.log.Unpark(f.waiter)
+	}
+	return true
 }
 
 // Stop ends delivery; a write already under way may finish.
@@ -71,7 +86,7 @@ func (f *feed) wake() {
 	frames := c.frames(batch, wire[:0])
 	if len(frames) == 0 { // every entry was the connection's own
 		f.delivered(batch[len(batch)-1], 0, batch[0].At)
-		if !f.log.Park(f.cursor, f.waiter) {
+		if !f.park() {
 			go f.writeLoop()
 		}
 		return
@@ -87,7 +102,7 @@ func (f *feed) wake() {
 		return
 	}
 	f.delivered(batch[len(batch)-1], len(frames), batch[0].At)
-	if !f.log.Park(f.cursor, f.waiter) {
+	if !f.park() {
 		go f.writeLoop()
 	}
 }
@@ -140,7 +155,7 @@ func (f *feed) writeLoop() {
 			c.close(c.profile.SlowConsumer, c.profile.SlowConsumerReason)
 			return
 		case len(batch) == 0:
-			if f.log.Park(f.cursor, f.waiter) {
+			if f.park() {
 				return
 			}
 			continue
