@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,7 +30,15 @@ Modes:
   fanout      -conns subscribers, one publisher at -rate msg/s for -d; latency, loss
   throughput  -conns clients each sending in a closed loop for -d; deliveries/s
 
-URL is ws://host:port/wss or wss://host/wss (default ws://127.0.0.1:8080/wss).
+Pusher Channels modes (protocol 7 at /app/{key}, the signed HTTP API at /apps/{id}):
+  pusher-fanout    -conns subscribers of one public channel, events through the API at -rate/s
+  pusher-channels  -conns subscribers over -channels channels, -rate channel events/s in all
+  pusher-presence  -conns members joining and leaving -channels presence channels; joins+leaves/s
+  pusher-hold      -conns idle connections, each subscribed to one of -channels channels; KiB each
+
+URL is ws://host:port/wss or wss://host/wss (default ws://127.0.0.1:8080/wss);
+for the Pusher modes the server's root, ws://host:port (the path becomes
+/app/<-key>?protocol=7), or an /app/<key> URL.
 Run "loadgen MODE -h" for the flags of a mode. "loadgen report -h" renders
 bench/REPORT.md from the results bench/run.sh collects.
 `
@@ -64,6 +74,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return UsageError{err.Error()}
 	}
+	if opts.secret != "" {
+		cfg.AppSecret = opts.secret
+	} else if s := os.Getenv("PUSHER_APP_SECRET"); s != "" && mode.IsPusher() {
+		cfg.AppSecret = s
+	}
 	switch len(rest) {
 	case 0:
 	case 1:
@@ -79,8 +94,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	need := cfg.Conns + 1
-	if mode == ModeChurn {
+	switch mode {
+	case ModeChurn:
 		need = cfg.Workers
+	case ModePusherPresence:
+		need = cfg.Conns + cfg.Channels + 1 // an observer per channel
+	case ModePusherFanout, ModePusherChannels:
+		need = cfg.Conns + cfg.Publishers
 	}
 	if err := raiseNofile(stderr, need); err != nil {
 		return err
@@ -105,6 +125,7 @@ type cliOpts struct {
 	json     bool
 	progress string
 	interval time.Duration
+	secret   string // -secret, applied after parsing
 }
 
 func bindFlags(fs *flag.FlagSet, cfg *Config) *cliOpts {
@@ -117,6 +138,15 @@ func bindFlags(fs *flag.FlagSet, cfg *Config) *cliOpts {
 	fs.IntVar(&cfg.DialConcurrency, "dial-concurrency", cfg.DialConcurrency, "connects in flight at once while ramping")
 	fs.StringVar(&cfg.Origin, "origin", cfg.Origin, "Origin header to send with each upgrade")
 	fs.IntVar(&cfg.PID, "pid", cfg.PID, "server process on this host to sample (RSS, CPU) from /proc")
+	fs.Func("aux-pid", "`name=pid` of a further process to sample with -pid, e.g. redis=1234 (repeatable)", func(v string) error {
+		name, pid, ok := strings.Cut(v, "=")
+		n, err := strconv.Atoi(pid)
+		if !ok || name == "" || err != nil || n <= 0 {
+			return fmt.Errorf("want name=pid, got %q", v)
+		}
+		cfg.AuxPIDs = append(cfg.AuxPIDs, AuxPID{Name: name, PID: n})
+		return nil
+	})
 	switch cfg.Mode {
 	case ModeChurn:
 		fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "connect-close loops running at once")
@@ -135,6 +165,41 @@ func bindFlags(fs *flag.FlagSet, cfg *Config) *cliOpts {
 		fs.Float64Var(&cfg.RampRate, "ramp", cfg.RampRate, "clients connected per second before the loop starts (0: as fast as -dial-concurrency allows)")
 		fs.IntVar(&cfg.PayloadBytes, "payload", cfg.PayloadBytes, "padding bytes added to each message")
 		fs.DurationVar(&cfg.EchoTimeout, "echo-timeout", cfg.EchoTimeout, "longest wait for a client's own message to come back")
+	case ModePusherFanout:
+		fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "subscribers of the channel")
+		fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "events triggered per second through the HTTP API")
+		fs.Float64Var(&cfg.RampRate, "ramp", cfg.RampRate, "subscribers connected per second before publishing (0: as fast as -dial-concurrency allows)")
+		fs.IntVar(&cfg.PayloadBytes, "payload", cfg.PayloadBytes, "padding bytes added to each event's data")
+		fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "longest wait after the last publish for deliveries in flight")
+	case ModePusherChannels:
+		fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "subscribers; subscriber i takes channel i mod -channels")
+		fs.IntVar(&cfg.Channels, "channels", cfg.Channels, "public channels")
+		fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "channel events triggered per second, over all channels")
+		fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "channels one API request triggers the event on (Pusher's channels list, at most 100)")
+		fs.IntVar(&cfg.Publishers, "publishers", cfg.Publishers, "API requests in flight at once")
+		fs.Float64Var(&cfg.RampRate, "ramp", cfg.RampRate, "subscribers connected per second before publishing (0: as fast as -dial-concurrency allows)")
+		fs.IntVar(&cfg.PayloadBytes, "payload", cfg.PayloadBytes, "padding bytes added to each event's data")
+		fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "longest wait after the last publish for deliveries in flight")
+	case ModePusherPresence:
+		fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "members joining and leaving; member i uses channel i mod -channels")
+		fs.IntVar(&cfg.Channels, "channels", cfg.Channels, "presence channels, each with one observer (members per channel stay within the server's PUSHER_MAX_PRESENCE_MEMBERS)")
+		fs.Float64Var(&cfg.Rate, "rate", 0, "joins per second over all members (0: each member in a closed loop, as fast as the server answers)")
+		fs.Float64Var(&cfg.RampRate, "ramp", cfg.RampRate, "connections opened per second before the churn (0: as fast as -dial-concurrency allows)")
+		fs.DurationVar(&cfg.EchoTimeout, "echo-timeout", cfg.EchoTimeout, "longest wait for a join's subscription_succeeded")
+		fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "longest wait after the churn for the observers' member events")
+	case ModePusherHold:
+		fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "connections to open and hold")
+		fs.IntVar(&cfg.Channels, "channels", cfg.Channels, "public channels; connection i subscribes to channel i mod -channels")
+		fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "connections opened (and subscribed) per second while ramping")
+		fs.DurationVar(&cfg.Settle, "settle", cfg.Settle, "wait after the ramp before sampling the server's memory")
+	}
+	if cfg.Mode.IsPusher() {
+		fs.StringVar(&cfg.AppID, "app-id", cfg.AppID, "Pusher app id (the HTTP API's /apps/{id})")
+		fs.StringVar(&cfg.AppKey, "key", cfg.AppKey, "Pusher app key (the socket path /app/{key})")
+		// The default is not printed: it may be a real secret from the
+		// environment.
+		fs.StringVar(&o.secret, "secret", "", "Pusher app secret, which signs API requests and presence subscriptions (default: $PUSHER_APP_SECRET when set, else make run's local secret)")
+		fs.StringVar(&cfg.APIURL, "api-url", cfg.APIURL, "the HTTP API's base, http(s)://host:port (default: the URL's host, ws->http, wss->https)")
 	}
 	return o
 }

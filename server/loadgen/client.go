@@ -22,6 +22,9 @@ type dialer struct {
 	opts      *websocket.DialOptions
 	timeout   time.Duration
 	readLimit int64
+	// greet checks the first frame and returns the id it gives the
+	// connection, if any (a Pusher socket id).
+	greet func(msg []byte) (id string, ok bool)
 }
 
 func newDialer(cfg Config) *dialer {
@@ -37,7 +40,7 @@ func newDialer(cfg Config) *dialer {
 	if cfg.Origin != "" {
 		hdr.Set("Origin", cfg.Origin)
 	}
-	return &dialer{
+	d := &dialer{
 		url: cfg.URL,
 		opts: &websocket.DialOptions{
 			HTTPClient:      &http.Client{Transport: tr},
@@ -46,7 +49,13 @@ func newDialer(cfg Config) *dialer {
 		},
 		timeout:   cfg.DialTimeout,
 		readLimit: readLimit(cfg),
+		greet:     func(msg []byte) (string, bool) { return "", isGreeting(msg) },
 	}
+	if cfg.Mode.IsPusher() {
+		d.url, _, _ = cfg.pusherURLs() // checked by Validate
+		d.greet = pusherGreeting
+	}
+	return d
 }
 
 // readLimit is the largest message a client accepts: room for a few
@@ -65,38 +74,44 @@ func (e *dialError) Error() string { return e.kind + ": " + e.err.Error() }
 func (e *dialError) Unwrap() error { return e.err }
 
 // connect dials, upgrades and reads the greeting, all within the dial
-// timeout. It returns the open connection and how long that took. Errors are
-// *dialError; a cancelled ctx is returned as ctx.Err() so callers can tell a
-// stop from a failure.
-func (d *dialer) connect(ctx context.Context) (*websocket.Conn, time.Duration, error) {
+// timeout. It returns the open connection, the id the greeting gave it
+// (a Pusher socket id; "" for the seed's protocol) and how long that took.
+// Errors are *dialError; a cancelled ctx is returned as ctx.Err() so
+// callers can tell a stop from a failure.
+func (d *dialer) connect(ctx context.Context) (*websocket.Conn, string, time.Duration, error) {
 	start := time.Now()
 	dctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	c, resp, err := websocket.Dial(dctx, d.url, d.opts)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, 0, ctx.Err()
+			return nil, "", 0, ctx.Err()
 		}
-		return nil, 0, &dialError{kind: classifyDial(err, resp), err: err}
+		return nil, "", 0, &dialError{kind: classifyDial(err, resp), err: err}
 	}
 	c.SetReadLimit(d.readLimit)
 	typ, msg, err := c.Read(dctx)
 	if err != nil {
 		c.CloseNow()
 		if ctx.Err() != nil {
-			return nil, 0, ctx.Err()
+			return nil, "", 0, ctx.Err()
 		}
 		kind := classifyRead(err)
 		if errors.Is(err, context.DeadlineExceeded) || kind == KindConnLost && dctx.Err() != nil {
 			kind = KindTimeoutHello
 		}
-		return nil, 0, &dialError{kind: kind, err: err}
+		return nil, "", 0, &dialError{kind: kind, err: err}
 	}
-	if typ != websocket.MessageText || !isGreeting(msg) {
+	id, ok := d.greet(msg)
+	if typ != websocket.MessageText || !ok {
 		c.Close(websocket.StatusProtocolError, "expected greeting")
-		return nil, 0, &dialError{kind: KindProtocol, err: fmt.Errorf("first frame is not the greeting: %.80q", msg)}
+		kind := KindProtocol
+		if pe := frameError(msg); pe != nil {
+			kind = pe.kind // a Pusher server refusing: a wrong key, say
+		}
+		return nil, "", 0, &dialError{kind: kind, err: fmt.Errorf("first frame is not the greeting: %.80q", msg)}
 	}
-	return c, time.Since(start), nil
+	return c, id, time.Since(start), nil
 }
 
 // isGreeting reports whether msg is {"connection":"ok"}, allowing extra

@@ -16,10 +16,37 @@ const (
 	ModeHold       Mode = "hold"
 	ModeFanout     Mode = "fanout"
 	ModeThroughput Mode = "throughput"
+
+	// The Pusher Channels modes: the same measurements over /app/{key}
+	// (protocol 7) and the signed HTTP API at /apps/{id}.
+	ModePusherFanout   Mode = "pusher-fanout"
+	ModePusherChannels Mode = "pusher-channels"
+	ModePusherPresence Mode = "pusher-presence"
+	ModePusherHold     Mode = "pusher-hold"
 )
 
 // AllModes lists every mode in the order the help text shows them.
-func AllModes() []Mode { return []Mode{ModeChurn, ModeHold, ModeFanout, ModeThroughput} }
+func AllModes() []Mode {
+	return []Mode{ModeChurn, ModeHold, ModeFanout, ModeThroughput,
+		ModePusherFanout, ModePusherChannels, ModePusherPresence, ModePusherHold}
+}
+
+// IsPusher reports whether m speaks the Pusher protocol.
+func (m Mode) IsPusher() bool {
+	switch m {
+	case ModePusherFanout, ModePusherChannels, ModePusherPresence, ModePusherHold:
+		return true
+	}
+	return false
+}
+
+// The Pusher app that `make run` serves, the defaults of -app-id, -key
+// and -secret.
+const (
+	DefaultAppID     = "local"
+	DefaultAppKey    = "local-key"
+	DefaultAppSecret = "local-secret-not-for-production"
+)
 
 // Config describes one run. Zero values of the optional fields take the
 // defaults of DefaultConfig.
@@ -60,6 +87,32 @@ type Config struct {
 	Origin string
 	// PID, when positive, is the server process to sample from /proc.
 	PID int
+	// AuxPIDs are further processes on this host to sample at the same
+	// moments as PID (a redis-server the server depends on, say).
+	AuxPIDs []AuxPID
+
+	// AppID, AppKey and AppSecret name the Pusher app (Pusher modes).
+	AppID, AppKey, AppSecret string
+	// APIURL is the HTTP API's base, http(s)://host[:port]; empty derives
+	// it from URL (ws becomes http, wss https).
+	APIURL string
+	// Channels is how many channels the connections are spread over
+	// (pusher-channels, pusher-presence, pusher-hold); connection i takes
+	// channel i mod Channels.
+	Channels int
+	// Batch is how many channels one API request triggers an event on
+	// (pusher-channels): Pusher's "channels" list, at most 100.
+	Batch int
+	// Publishers is how many API requests may be in flight at once
+	// (pusher-channels); each channel is always published by the same one,
+	// so its events leave in order.
+	Publishers int
+}
+
+// AuxPID names a further process to sample.
+type AuxPID struct {
+	Name string
+	PID  int
 }
 
 // DefaultConfig returns the defaults for mode.
@@ -83,15 +136,31 @@ func DefaultConfig(mode Mode) Config {
 	case ModeThroughput:
 		c.Conns = 100
 	}
+	if mode.IsPusher() {
+		c.URL = "ws://127.0.0.1:8080"
+		c.AppID, c.AppKey, c.AppSecret = DefaultAppID, DefaultAppKey, DefaultAppSecret
+		c.Channels, c.Batch, c.Publishers = 1, 1, 1
+	}
+	switch mode {
+	case ModePusherFanout:
+		c.Conns, c.Rate = 1000, 10
+	case ModePusherChannels:
+		c.Conns, c.Channels, c.Rate, c.Batch, c.Publishers = 10000, 1000, 1000, 10, 4
+	case ModePusherPresence:
+		c.Conns, c.Channels = 1000, 100
+	case ModePusherHold:
+		c.Conns, c.Channels, c.Rate = 1000, 100, 1000
+	}
 	return c
 }
 
 // Validate reports the first setting that cannot work, naming its flag.
 func (c Config) Validate() error {
 	switch c.Mode {
-	case ModeChurn, ModeHold, ModeFanout, ModeThroughput:
+	case ModeChurn, ModeHold, ModeFanout, ModeThroughput,
+		ModePusherFanout, ModePusherChannels, ModePusherPresence, ModePusherHold:
 	default:
-		return fmt.Errorf("mode %q: want one of churn, hold, fanout, throughput", c.Mode)
+		return fmt.Errorf("mode %q: want one of churn, hold, fanout, throughput, pusher-fanout, pusher-channels, pusher-presence, pusher-hold", c.Mode)
 	}
 	u, err := url.Parse(c.URL)
 	if err != nil {
@@ -120,6 +189,14 @@ func (c Config) Validate() error {
 	}
 	if c.PID < 0 {
 		return errors.New("-pid must not be negative")
+	}
+	for _, a := range c.AuxPIDs {
+		if a.Name == "" || a.PID <= 0 {
+			return fmt.Errorf("-aux-pid %s=%d: want name=pid with a positive pid", a.Name, a.PID)
+		}
+		if c.PID == 0 {
+			return errors.New("-aux-pid needs -pid: both are sampled at the same moments")
+		}
 	}
 	switch c.Mode {
 	case ModeChurn:
@@ -152,6 +229,61 @@ func (c Config) Validate() error {
 		}
 		if c.EchoTimeout <= 0 {
 			return errors.New("-echo-timeout must be positive")
+		}
+	}
+	if c.Mode.IsPusher() {
+		return c.validatePusher()
+	}
+	return nil
+}
+
+// validatePusher checks the settings of the Pusher modes.
+func (c Config) validatePusher() error {
+	if _, _, err := c.pusherURLs(); err != nil {
+		return err
+	}
+	if c.AppKey == "" {
+		return errors.New("-key (the Pusher app key) must not be empty")
+	}
+	if c.Mode != ModePusherHold && (c.AppID == "" || c.AppSecret == "") {
+		return errors.New("-app-id and -secret must not be empty: the run signs API requests or subscriptions")
+	}
+	if c.Conns <= 0 {
+		return errors.New("-conns must be positive")
+	}
+	if c.Channels <= 0 {
+		return errors.New("-channels must be positive")
+	}
+	switch c.Mode {
+	case ModePusherFanout, ModePusherChannels:
+		if c.Rate <= 0 {
+			return errors.New("-rate (events per second) must be positive")
+		}
+		if c.Drain < 0 {
+			return errors.New("-drain must not be negative")
+		}
+		if c.Batch < 1 || c.Batch > maxTriggerChannels {
+			return fmt.Errorf("-batch must be from 1 to %d (channels in one API request)", maxTriggerChannels)
+		}
+		if c.Publishers <= 0 {
+			return errors.New("-publishers must be positive")
+		}
+	case ModePusherPresence:
+		if c.Rate < 0 {
+			return errors.New("-rate (joins per second) must not be negative")
+		}
+		if c.EchoTimeout <= 0 {
+			return errors.New("-echo-timeout must be positive")
+		}
+		if c.Drain < 0 {
+			return errors.New("-drain must not be negative")
+		}
+	case ModePusherHold:
+		if c.Rate <= 0 {
+			return errors.New("-rate (connections per second) must be positive")
+		}
+		if c.Settle < 0 {
+			return errors.New("-settle must not be negative")
 		}
 	}
 	return nil

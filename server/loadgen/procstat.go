@@ -113,6 +113,12 @@ type ServerUsage struct {
 	KiBPerConn float64 `json:"kib_per_conn,omitempty"`
 	// CPUMicrosPerMsg is server CPU per delivered message (fanout, throughput).
 	CPUMicrosPerMsg float64 `json:"cpu_us_per_msg,omitempty"`
+	// CPUMicrosPerOp is server CPU per presence join or leave
+	// (pusher-presence).
+	CPUMicrosPerOp float64 `json:"cpu_us_per_op,omitempty"`
+	// CPUMicrosPerEvent is CPU per channel event triggered (the Pusher
+	// event modes; for a redis-server, per stream entry).
+	CPUMicrosPerEvent float64 `json:"cpu_us_per_event,omitempty"`
 }
 
 func newServerUsage(pid int, before, after ProcSample) *ServerUsage {

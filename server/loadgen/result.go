@@ -15,6 +15,10 @@ type Params struct {
 	DurationSec  float64 `json:"duration_s"`
 	PayloadBytes int     `json:"payload_bytes,omitempty"`
 	PID          int     `json:"pid,omitempty"`
+	// Channels, Batch and Publishers are the Pusher modes' spread.
+	Channels   int `json:"channels,omitempty"`
+	Batch      int `json:"batch,omitempty"`
+	Publishers int `json:"publishers,omitempty"`
 }
 
 // Result is the outcome of one run. Fields that a mode does not measure stay
@@ -58,10 +62,40 @@ type Result struct {
 	// RoundTripsPerSec counts throughput clients' own messages coming back.
 	RoundTripsPerSec float64 `json:"round_trips_per_s,omitempty"`
 
+	// Subscribed counts subscriptions confirmed when the measured phase
+	// began (Pusher modes; pusher-presence: the observers).
+	Subscribed int64 `json:"subscribed,omitempty"`
+	// EventsPerSec is channel events triggered through the HTTP API per
+	// second (Sent over ElapsedSec; one request may trigger several).
+	EventsPerSec float64 `json:"events_per_s,omitempty"`
+	// APIRequests counts HTTP API requests answered with 200.
+	APIRequests       int64   `json:"api_requests,omitempty"`
+	APIRequestsPerSec float64 `json:"api_requests_per_s,omitempty"`
+	// Joins and Leaves count presence subscriptions and unsubscriptions
+	// (pusher-presence); JoinsLeavesPerSec is both over ElapsedSec.
+	Joins             int64   `json:"joins,omitempty"`
+	Leaves            int64   `json:"leaves,omitempty"`
+	JoinsLeavesPerSec float64 `json:"joins_leaves_per_s,omitempty"`
+	// MemberEvents counts the member_added and member_removed the
+	// observers saw; MemberEventsExpected is one per join and leave.
+	MemberEvents         int64 `json:"member_events,omitempty"`
+	MemberEventsExpected int64 `json:"member_events_expected,omitempty"`
+	// Unconverged counts presence channels whose members did not come
+	// back to the observer alone (pusher-presence).
+	Unconverged int64 `json:"unconverged_channels,omitempty"`
+
 	// ConnectLatency is dial to greeting.
 	ConnectLatency *LatencySummary `json:"connect_latency,omitempty"`
-	// Latency is send to delivery (fanout) or the round trip (throughput).
+	// Latency is send to delivery (fanout, pusher-fanout,
+	// pusher-channels), the round trip (throughput), or a join's send to
+	// its member_added at the observer (pusher-presence).
 	Latency *LatencySummary `json:"latency,omitempty"`
+	// SubscribeLatency is pusher:subscribe to subscription_succeeded (for
+	// pusher-presence, the joins).
+	SubscribeLatency *LatencySummary `json:"subscribe_latency,omitempty"`
+	// APILatency is the round trip of the HTTP API requests that
+	// triggered events.
+	APILatency *LatencySummary `json:"api_latency,omitempty"`
 
 	// Errors counts failures by kind; see the Kind constants.
 	Errors     map[string]int64 `json:"errors,omitempty"`
@@ -69,6 +103,8 @@ type Result struct {
 
 	// Server is set when the server's pid was given.
 	Server *ServerUsage `json:"server,omitempty"`
+	// Aux is the usage of each -aux-pid process, by its name.
+	Aux map[string]*ServerUsage `json:"aux,omitempty"`
 	// Generator is this process's CPU use over the measured phase.
 	Generator *GeneratorUsage `json:"generator,omitempty"`
 }
@@ -98,14 +134,39 @@ func (r *Result) WriteText(w io.Writer) error {
 		p("  clients          %d", r.Params.Conns)
 		p("  round trips      %d (%.0f/s)", r.Sent, r.RoundTripsPerSec)
 		p("  delivered        %d (%.0f/s)", r.Delivered, r.DeliveredPerSec)
+	case ModePusherFanout, ModePusherChannels:
+		p("  subscribers      %d over %d channel(s), %d subscribed", r.Params.Conns, r.Params.Channels, r.Subscribed)
+		p("  triggered        %d channel events (%.0f/s) in %d API requests (%.0f/s)", r.Sent, r.EventsPerSec, r.APIRequests, r.APIRequestsPerSec)
+		p("  delivered        %d of %d (%.6f), lost %d, out of order %d", r.Delivered, r.Expected, r.DeliveredRatio, r.Lost, r.OutOfOrder)
+		p("  delivery rate    %.0f/s", r.DeliveredPerSec)
+	case ModePusherPresence:
+		p("  members          %d over %d presence channels, with %d observers", r.Params.Conns, r.Params.Channels, r.Subscribed)
+		p("  joins, leaves    %d, %d (%.0f joins+leaves/s)", r.Joins, r.Leaves, r.JoinsLeavesPerSec)
+		p("  member events    %d of %d at the observers; %d channel(s) did not converge", r.MemberEvents, r.MemberEventsExpected, r.Unconverged)
+	case ModePusherHold:
+		p("  target           %d at %.0f/s over %d channels", r.Params.Conns, r.Params.Rate, r.Params.Channels)
+		p("  held             %d at start (%d subscribed), %d at end", r.Held, r.Subscribed, r.HeldAtEnd)
 	}
 	if l := r.ConnectLatency; l != nil {
 		p("  connect latency  p50 %s  p99 %s  p999 %s  max %s  (n=%d)", us(l.P50Us), us(l.P99Us), us(l.P999Us), us(l.MaxUs), l.Count)
 	}
+	if l := r.SubscribeLatency; l != nil {
+		name := "subscribe       "
+		if r.Mode == ModePusherPresence {
+			name = "join            "
+		}
+		p("  %s p50 %s  p99 %s  p999 %s  max %s  (n=%d)", name, us(l.P50Us), us(l.P99Us), us(l.P999Us), us(l.MaxUs), l.Count)
+	}
+	if l := r.APILatency; l != nil {
+		p("  API request      p50 %s  p99 %s  p999 %s  max %s  (n=%d)", us(l.P50Us), us(l.P99Us), us(l.P999Us), us(l.MaxUs), l.Count)
+	}
 	if l := r.Latency; l != nil {
 		name := "delivery latency"
-		if r.Mode == ModeThroughput {
+		switch r.Mode {
+		case ModeThroughput:
 			name = "round trip      "
+		case ModePusherPresence:
+			name = "member_added    "
 		}
 		p("  %s p50 %s  p99 %s  p999 %s  max %s  (n=%d)", name, us(l.P50Us), us(l.P99Us), us(l.P999Us), us(l.MaxUs), l.Count)
 	}
@@ -116,6 +177,22 @@ func (r *Result) WriteText(w io.Writer) error {
 		}
 		if s.CPUMicrosPerMsg != 0 {
 			p("  server cpu       %.3f µs per delivered message", s.CPUMicrosPerMsg)
+		}
+		if s.CPUMicrosPerEvent != 0 {
+			p("  server cpu       %.3f µs per channel event", s.CPUMicrosPerEvent)
+		}
+		if s.CPUMicrosPerOp != 0 {
+			p("  server cpu       %.3f µs per join or leave", s.CPUMicrosPerOp)
+		}
+	}
+	for _, name := range sortedKinds(auxCounts(r.Aux)) {
+		s := r.Aux[name]
+		p("  %-16s pid %d, rss %d -> %d KiB, cpu %.2fs (%.0f%%)", name, s.PID, s.Before.RSSKiB, s.After.RSSKiB, s.CPUSeconds, s.CPUPercent)
+		switch {
+		case s.CPUMicrosPerEvent != 0:
+			p("  %-16s %.3f µs per event, %.3f µs per delivery", "", s.CPUMicrosPerEvent, s.CPUMicrosPerMsg)
+		case s.CPUMicrosPerOp != 0:
+			p("  %-16s %.3f µs per join or leave", "", s.CPUMicrosPerOp)
 		}
 	}
 	if g := r.Generator; g != nil {
@@ -131,6 +208,15 @@ func (r *Result) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// auxCounts keys the further processes' names for sortedKinds.
+func auxCounts(m map[string]*ServerUsage) map[string]int64 {
+	out := make(map[string]int64, len(m))
+	for k := range m {
+		out[k] = 0
+	}
+	return out
 }
 
 // us formats microseconds with a unit that keeps three digits or so.

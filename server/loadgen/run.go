@@ -45,6 +45,13 @@ func run(ctx context.Context, cfg Config, m *Meter, procRoot string) (*Result, e
 			return nil, fmt.Errorf("-pid %d: %w", cfg.PID, err)
 		}
 	}
+	for _, a := range cfg.AuxPIDs {
+		rd := &procReader{root: procRoot, pid: a.PID}
+		if _, err := rd.sample(); err != nil {
+			return nil, fmt.Errorf("-aux-pid %s=%d: %w", a.Name, a.PID, err)
+		}
+		r.aux = append(r.aux, &auxProc{name: a.Name, rd: rd})
+	}
 	res := &Result{
 		Mode: cfg.Mode,
 		URL:  cfg.URL,
@@ -72,10 +79,23 @@ func run(ctx context.Context, cfg Config, m *Meter, procRoot string) (*Result, e
 	case ModeThroughput:
 		res.Params.Workers, res.Params.Rate = 0, 0
 		err = r.throughput(ctx, res)
+	case ModePusherFanout, ModePusherChannels:
+		res.Params.Workers = 0
+		res.Params.Channels, res.Params.Batch, res.Params.Publishers = cfg.Channels, cfg.Batch, cfg.Publishers
+		err = r.pusherEvents(ctx, res)
+	case ModePusherPresence:
+		res.Params.Workers = 0
+		res.Params.Channels = cfg.Channels
+		err = r.pusherPresence(ctx, res)
+	case ModePusherHold:
+		res.Params.Workers = 0
+		res.Params.Channels = cfg.Channels
+		err = r.pusherHold(ctx, res)
 	}
 	if err != nil {
 		return nil, err
 	}
+	r.auxUsage(res)
 	res.Interrupted = ctx.Err() != nil
 	res.Connects = m.Connects.Load()
 	res.ConnectLatency = r.connLat.summary()
@@ -93,7 +113,37 @@ type runner struct {
 	errs    ErrorCounts
 	connLat *latencyRecorder
 	proc    *procReader
+	aux     []*auxProc
 	runID   string
+}
+
+// auxProc is a further process sampled with the server.
+type auxProc struct {
+	name    string
+	rd      *procReader
+	samples []ProcSample
+}
+
+// auxUsage sets res.Aux from the first and last samples of each further
+// process, which the mode took with the server's.
+func (r *runner) auxUsage(res *Result) {
+	for _, a := range r.aux {
+		if len(a.samples) < 2 {
+			continue
+		}
+		u := newServerUsage(a.rd.pid, a.samples[0], a.samples[len(a.samples)-1])
+		u.perDelivery(res.Delivered)
+		if res.Sent > 0 && r.cfg.Mode.IsPusher() && r.cfg.Mode != ModePusherPresence {
+			u.CPUMicrosPerEvent = u.CPUSeconds * 1e6 / float64(res.Sent)
+		}
+		if n := res.Joins + res.Leaves; n > 0 {
+			u.CPUMicrosPerOp = u.CPUSeconds * 1e6 / float64(n)
+		}
+		if res.Aux == nil {
+			res.Aux = make(map[string]*ServerUsage)
+		}
+		res.Aux[a.name] = u
+	}
 }
 
 // fail counts one failure.
@@ -105,11 +155,18 @@ func (r *runner) fail(kind string) {
 // connect opens one connection and records its latency. It returns nil
 // after counting the failure, or when ctx is done.
 func (r *runner) connect(ctx context.Context, shard int) *websocket.Conn {
-	c, took, err := r.d.connect(ctx)
-	if !r.counted(shard, took, err) {
-		return nil
-	}
+	c, _ := r.connectID(ctx, shard)
 	return c
+}
+
+// connectID is connect that also returns the id the server's greeting
+// gave the connection (a Pusher socket id).
+func (r *runner) connectID(ctx context.Context, shard int) (*websocket.Conn, string) {
+	c, id, took, err := r.d.connect(ctx)
+	if !r.counted(shard, took, err) {
+		return nil, ""
+	}
+	return c, id
 }
 
 // counted records one connect: the kind of its failure, or its latency and
@@ -149,6 +206,13 @@ func (r *runner) sample() (ProcSample, bool) {
 		fmt.Fprintf(os.Stderr, "loadgen: sampling the server: %v\n", err)
 		return ProcSample{}, false
 	}
+	for _, a := range r.aux {
+		if as, err := a.rd.sample(); err == nil {
+			a.samples = append(a.samples, as)
+		} else {
+			fmt.Fprintf(os.Stderr, "loadgen: sampling %s: %v\n", a.name, err)
+		}
+	}
 	return s, true
 }
 
@@ -157,6 +221,17 @@ func (r *runner) sample() (ProcSample, bool) {
 // goes to onOpen, which must not block. It returns when every attempt has
 // ended or ctx is done.
 func (r *runner) ramp(ctx context.Context, n int, perSec float64, onOpen func(i int, c *websocket.Conn)) {
+	r.rampWith(ctx, n, perSec, func(ctx context.Context, i int) {
+		if c := r.connect(ctx, i); c != nil {
+			onOpen(i, c)
+		}
+	})
+}
+
+// rampWith is ramp with the whole opening of connection i in open (a
+// connect and a subscribe, say), run on its own goroutine within the
+// DialConcurrency bound.
+func (r *runner) rampWith(ctx context.Context, n int, perSec float64, open func(ctx context.Context, i int)) {
 	lim := rate.NewLimiter(rate.Inf, 1)
 	if perSec > 0 {
 		lim = rate.NewLimiter(rate.Limit(perSec), 1)
@@ -178,9 +253,7 @@ func (r *runner) ramp(ctx context.Context, n int, perSec float64, onOpen func(i 
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if c := r.connect(ctx, i); c != nil {
-				onOpen(i, c)
-			}
+			open(ctx, i)
 		}()
 	}
 	wg.Wait()

@@ -5,6 +5,8 @@
 //	loadgen hold -conns 10000 -rate 2000 -d 30s -pid $(pgrep -n wsserver) ws://127.0.0.1:8080/wss
 //	loadgen fanout -conns 1000 -rate 50 -d 15s -json ws://127.0.0.1:8080/wss
 //	loadgen throughput -conns 100 -d 10s ws://127.0.0.1:8080/wss
+//	loadgen pusher-fanout -conns 5000 -rate 10 -d 15s ws://127.0.0.1:8080
+//	loadgen pusher-presence -conns 1000 -channels 100 -d 15s ws://127.0.0.1:8080
 //
 // `loadgen report -dir DIR` renders bench/REPORT.md from the results that
 // bench/run.sh collected.

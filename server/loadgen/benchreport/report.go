@@ -48,6 +48,9 @@ type ScenarioReport struct {
 	Errors map[string]map[string]int64 `json:"errors,omitempty"`
 	// Interrupted counts runs that did not finish.
 	Interrupted int `json:"interrupted,omitempty"`
+	// GoOnly and Note are the Scenario's.
+	GoOnly bool   `json:"go_only,omitempty"`
+	Note   string `json:"note,omitempty"`
 }
 
 // GoalResult is one Goal against this run's medians.
@@ -89,9 +92,9 @@ func Build(dir string) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{Meta: meta, Servers: map[string]string{}}
-	for _, t := range []string{TargetGo, TargetNode} {
-		if c, ok := cmds[[2]string{"server", t}]; ok {
-			rep.Servers[t] = c
+	for k, c := range cmds {
+		if k[0] == "server" {
+			rep.Servers[k[1]] = c // go, node, and the Go server's Pusher variants
 		}
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "gobench.txt")); err == nil {
@@ -100,7 +103,7 @@ func Build(dir string) (*Report, error) {
 		return nil, fmt.Errorf("read go benchmarks: %w", err)
 	}
 	for _, sc := range Scenarios() {
-		sr := ScenarioReport{Name: sc.Name, Title: sc.Title, Commands: map[string]string{}}
+		sr := ScenarioReport{Name: sc.Name, Title: sc.Title, Commands: map[string]string{}, GoOnly: sc.GoOnly, Note: sc.Note}
 		results := map[string][]*loadgen.Result{}
 		for _, t := range []string{TargetGo, TargetNode} {
 			rs, err := readRuns(filepath.Join(dir, sc.Name, t))
@@ -150,21 +153,18 @@ func Build(dir string) (*Report, error) {
 // check finds the number g is about and compares it with the bound.
 func (rep *Report) check(g Goal) GoalResult {
 	res := GoalResult{Goal: g}
-	for _, sc := range rep.Scenarios {
-		if sc.Name != g.Scenario {
-			continue
+	row := rep.row(g.Scenario, g.Metric)
+	switch {
+	case row == nil:
+	case g.Baseline != "":
+		if base := rep.row(g.Baseline, g.Metric); row.Go != nil && base != nil && base.Go != nil && base.Go.Median != 0 {
+			r := row.Go.Median / base.Go.Median
+			res.Value = &r
 		}
-		for _, row := range sc.Rows {
-			if row.Metric != g.Metric {
-				continue
-			}
-			switch {
-			case g.Ratio:
-				res.Value = row.Ratio
-			case row.Go != nil:
-				res.Value = &row.Go.Median
-			}
-		}
+	case g.Ratio:
+		res.Value = row.Ratio
+	case row.Go != nil:
+		res.Value = &row.Go.Median
 	}
 	switch v := res.Value; {
 	case v == nil:
@@ -174,6 +174,21 @@ func (rep *Report) check(g Goal) GoalResult {
 		res.Met = *v >= g.Bound
 	}
 	return res
+}
+
+// row returns the row of metric in scenario, or nil.
+func (rep *Report) row(scenario, metric string) *Row {
+	for _, sc := range rep.Scenarios {
+		if sc.Name != scenario {
+			continue
+		}
+		for i := range sc.Rows {
+			if sc.Rows[i].Metric == metric {
+				return &sc.Rows[i]
+			}
+		}
+	}
+	return nil
 }
 
 // stat is the median of m over the runs that measured it.
@@ -340,6 +355,8 @@ func formatGoalValue(g GoalResult) string {
 	switch {
 	case g.Value == nil:
 		return "not measured"
+	case g.Baseline != "":
+		return formatRatio(g.Value) + " " + g.Baseline
 	case g.Ratio:
 		return formatRatio(g.Value) + " Node"
 	}

@@ -31,9 +31,10 @@ func fixture(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	files := map[string]string{
-		"meta.env":     "DATE=2026-11-28\nNPROC=2\nCPU_MODEL=Test CPU\nRUNS=3\nQUICK=0\nTARGETS=go node\n",
-		"commands.tsv": "server\tgo\tbin/wsserver\nserver\tnode\tnode bench/node/server.js\nchurn\tgo\tloadgen churn A\nchurn\tnode\tloadgen churn B\n",
-		"gobench.txt":  "BenchmarkBroadcast-2   1000   1234 ns/op",
+		"meta.env": "DATE=2026-11-28\nNPROC=2\nCPU_MODEL=Test CPU\nRUNS=3\nQUICK=0\nTARGETS=go node\n",
+		"commands.tsv": "server\tgo\tbin/wsserver\nserver\tnode\tnode bench/node/server.js\nserver\tgo-pusher\tenv PUSHER_APP_ID=bench bin/wsserver\n" +
+			"churn\tgo\tloadgen churn A\nchurn\tnode\tloadgen churn B\npusher-fanout5k\tgo\tloadgen pusher-fanout C\n",
+		"gobench.txt": "BenchmarkBroadcast-2   1000   1234 ns/op",
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
@@ -52,6 +53,12 @@ func fixture(t *testing.T) string {
 	if err := os.WriteFile(filepath.Join(dir, "churn", TargetGo, "run4.discarded.json"), []byte(`{"connects_per_s":1e9}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Fan-out 5k, Go only, and the Pusher fan-out it is compared with:
+	// p99 8 ms against 10 ms, CPU 4.4 µs against 4.0.
+	writeRun(t, dir, "fanout5k", TargetGo, 1, loadgen.Result{Mode: loadgen.ModeFanout, Latency: &loadgen.LatencySummary{P99Us: 10000},
+		Server: &loadgen.ServerUsage{CPUMicrosPerMsg: 4}})
+	writeRun(t, dir, "pusher-fanout5k", TargetGo, 1, loadgen.Result{Mode: loadgen.ModePusherFanout, Latency: &loadgen.LatencySummary{P99Us: 8000},
+		Server: &loadgen.ServerUsage{CPUMicrosPerMsg: 4.4}, APILatency: &loadgen.LatencySummary{P99Us: 2500}, Expected: 10, Delivered: 10, DeliveredRatio: 1})
 	// Hold, Node only, with server usage for the projection.
 	writeRun(t, dir, "hold10k", TargetNode, 1, loadgen.Result{Mode: loadgen.ModeHold, Held: 1000,
 		Server: &loadgen.ServerUsage{Before: loadgen.ProcSample{RSSKiB: 48576}, KiBPerConn: 10}})
@@ -63,8 +70,8 @@ func TestBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Scenarios) != 2 {
-		t.Fatalf("%d scenarios, want the 2 with results", len(rep.Scenarios))
+	if len(rep.Scenarios) != 4 {
+		t.Fatalf("%d scenarios, want the 4 with results", len(rep.Scenarios))
 	}
 	byName := map[string]ScenarioReport{}
 	for _, s := range rep.Scenarios {
@@ -117,6 +124,15 @@ func TestRenderWithTheBenchTemplate(t *testing.T) {
 		"| projected connections per 2 GiB task (memory only) | — | 204858 | — |",
 		"| churn, 32 workers: at least 2x Node's | 2.67x Node | yes |",
 		"| RSS per idle connection, 10k held: at most 8 KiB (must: 12) | not measured | **no** |",
+		// A Go-only scenario has no Node column, and its goals compare
+		// with the Go server's own scenario.
+		"| latency p99 (ms) ↓ | 8.00 |\n",
+		"| API request round trip p99 (ms) ↓ | 2.50 |",
+		"| Pusher fan-out 5k x 10/s through the HTTP API, latency p99: at most 1.1x the /wss fan-out's (fanout5k, Go, this run) | 0.80x fanout5k | yes |",
+		"| Pusher fan-out 5k x 10/s, server CPU per delivery: at most 1.1x the /wss fan-out's (fanout5k, Go, this run) | 1.10x fanout5k | yes |",
+		"Compared with the Go server's own /wss fan-out",
+		"- go-pusher: `env PUSHER_APP_ID=bench bin/wsserver`",
+		"- go: `loadgen pusher-fanout C`",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
@@ -148,6 +164,8 @@ func TestGoals(t *testing.T) {
 		{"throughput/deliveries per second", nil, false},          // not run at all
 		{"fanout5k/server CPU per delivered message", nil, false}, // not run at all
 		{"holdmax/projected connections per 2 GiB task (memory only)", nil, false},
+		{"pusher-fanout5k/latency p99", ptr(8.0 / 10), true},
+		{"pusher-hold10k/server RSS growth per connection", nil, false},
 	}
 	for _, tt := range tests {
 		g, ok := got[tt.key]
@@ -163,6 +181,9 @@ func TestGoals(t *testing.T) {
 		below, above := g.Bound*0.9, g.Bound*1.1
 		for v, want := range map[float64]bool{below: g.AtMost, above: !g.AtMost, g.Bound: true} {
 			rep := &Report{Scenarios: []ScenarioReport{{Name: g.Scenario, Rows: []Row{{Metric: g.Metric, Go: &Stat{Median: v}, Ratio: ptr(v)}}}}}
+			if g.Baseline != "" {
+				rep.Scenarios = append(rep.Scenarios, ScenarioReport{Name: g.Baseline, Rows: []Row{{Metric: g.Metric, Go: &Stat{Median: 1}}}})
+			}
 			if r := rep.check(g); r.Met != want {
 				t.Errorf("%s at %v: met %v, want %v", g.Name, v, r.Met, want)
 			}
