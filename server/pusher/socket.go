@@ -318,6 +318,9 @@ func (a *App) Closed(c *transport.Conn) {
 	for len(s.subs) > 0 {
 		a.unsubscribe(c, s, s.subs[len(s.subs)-1].name)
 	}
+	if s.signedIn != nil && s.userID == "" {
+		close(s.signedIn) // ends awaitSignin now rather than at its timeout
+	}
 	if s.userID != "" {
 		a.mu.Lock()
 		delete(a.users[s.userID], c)
