@@ -6,16 +6,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,12 +21,8 @@ import (
 	"github.com/wsfargate/websocket-service/server/app"
 	"github.com/wsfargate/websocket-service/server/config"
 	"github.com/wsfargate/websocket-service/server/contract"
+	"github.com/wsfargate/websocket-service/server/internal/testnode"
 )
-
-// pusherDir holds the clients nobody here wrote: pusher-js, Laravel Echo
-// and the pusher server SDK, pinned by its package-lock.json, and the
-// node:test files that drive them.
-const pusherDir = "../testdata/pusher"
 
 // pusherEnv is the server's configuration for the Pusher client tests.
 var pusherEnv = map[string]string{
@@ -53,14 +45,7 @@ var pusherEnv = map[string]string{
 // Channels protocol at /app/{key} and the HTTP API at /apps/{id}, as
 // pusher-js, Laravel Echo and the pusher SDK use them unchanged.
 func TestPusherClients(t *testing.T) {
-	node := needNode(t)
-	dir, err := filepath.Abs(pusherDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules")); errors.Is(err, fs.ErrNotExist) {
-		npmCI(t, dir)
-	}
+	node, dir := testnode.PusherClients(t)
 	files, err := filepath.Glob(filepath.Join(dir, "*.test.mjs"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no *.test.mjs in %s (%v)", dir, err)
@@ -104,53 +89,6 @@ func TestPusherClients(t *testing.T) {
 				t.Fatalf("node --test %s: %v", file, err)
 			}
 		})
-	}
-}
-
-// needNode returns the node binary, or skips (fails under CI) when Node.js
-// 20.19+ and npm are missing: laravel-echo 2 needs 20.19.
-func needNode(t *testing.T) string {
-	t.Helper()
-	missing := func(format string, args ...any) {
-		t.Helper()
-		why := fmt.Sprintf(format, args...) + "; the Pusher client tests need Node.js 20.19+ and npm (apt-get install -y nodejs npm)"
-		if os.Getenv("CI") != "" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node not found")
-	}
-	if _, err := exec.LookPath("npm"); err != nil {
-		missing("npm not found")
-	}
-	out, err := exec.Command(node, "--version").Output()
-	if err != nil {
-		missing("node --version: %v", err)
-	}
-	m := regexp.MustCompile(`^v(\d+)\.(\d+)\.`).FindStringSubmatch(string(out))
-	if m == nil {
-		missing("node --version printed %q", out)
-	}
-	major, _ := strconv.Atoi(m[1])
-	minor, _ := strconv.Atoi(m[2])
-	if major < 20 || (major == 20 && minor < 19) {
-		missing("node is %s", strings.TrimSpace(string(out)))
-	}
-	return node
-}
-
-func npmCI(t *testing.T, dir string) {
-	t.Helper()
-	t.Logf("npm ci in %s", dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci: %v\n%s", err, out)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wsfargate/websocket-service/server/internal/testnode"
 	"github.com/wsfargate/websocket-service/server/internal/testredis"
 	pushercluster "github.com/wsfargate/websocket-service/server/pusher/cluster"
 )
@@ -39,14 +40,14 @@ import (
 // in trigger order, and misses none while it is subscribed.
 func TestPusherRollingRestart(t *testing.T) {
 	t.Run("redis", func(t *testing.T) {
-		node, dir := needPusherClients(t)
+		node, dir := testnode.PusherClients(t)
 		pusherRollingRestart(t, node, dir, startPusherCluster(t, testredis.Start(t, false)))
 	})
 	t.Run("redis-cluster", func(t *testing.T) {
 		if testing.Short() {
 			t.Skip("the rolling restart a second time; run without -short")
 		}
-		node, dir := needPusherClients(t)
+		node, dir := testnode.PusherClients(t)
 		rc := testredis.StartCluster(t, false)
 		pusherRollingRestart(t, node, dir, startPusherCluster(t, rc.Nodes[0], "REDIS_CLUSTER=yes"))
 	})
@@ -190,12 +191,12 @@ func TestPusherDeadTaskLeavesNoGhosts(t *testing.T) {
 	}
 	t.Run("redis", func(t *testing.T) {
 		t.Parallel()
-		node, dir := needPusherClients(t)
+		node, dir := testnode.PusherClients(t)
 		pusherDeadTask(t, node, dir, startPusherCluster(t, testredis.Start(t, false)))
 	})
 	t.Run("redis-cluster", func(t *testing.T) {
 		t.Parallel()
-		node, dir := needPusherClients(t)
+		node, dir := testnode.PusherClients(t)
 		rc := testredis.StartCluster(t, false)
 		pusherDeadTask(t, node, dir, startPusherCluster(t, rc.Nodes[0], "REDIS_CLUSTER=yes"))
 	})

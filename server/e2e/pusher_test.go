@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -20,10 +19,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/wsfargate/websocket-service/server/internal/testnode"
 	"github.com/wsfargate/websocket-service/server/internal/testproc"
 	"github.com/wsfargate/websocket-service/server/internal/testredis"
 )
@@ -34,12 +33,6 @@ const (
 	pusherAppKey    = "e2e-app-key"
 	pusherAppSecret = "e2e-secret-0123456789abcdefghijk"
 )
-
-// pusherDir holds pusher-js, Laravel Echo and the pusher server SDK,
-// pinned by its package-lock.json, with the node:test scenarios that drive
-// them (server/app's TestPusherClients runs them against one process) and
-// rolling.mjs.
-const pusherDir = "../testdata/pusher"
 
 // pusherEnv is the Pusher configuration of every instance, on top of
 // startInstance's: one app, client events on, and no per-source limits,
@@ -91,7 +84,7 @@ func startPusherCluster(t *testing.T, rs *testredis.Server, env ...string) *clus
 // instances, and so do its HTTP API calls, so every event, presence change
 // and count crosses tasks through Redis.
 func TestPusherClientsBehindHAProxy(t *testing.T) {
-	node, dir := needPusherClients(t)
+	node, dir := testnode.PusherClients(t)
 	c := startPusherCluster(t, testredis.Start(t, false), scenarioEnv...)
 	runPusherScenarios(t, node, dir, c)
 }
@@ -104,7 +97,7 @@ func TestPusherClientsOnRedisCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the whole Pusher client suite a second time; run without -short")
 	}
-	node, dir := needPusherClients(t)
+	node, dir := testnode.PusherClients(t)
 	rc := testredis.StartCluster(t, false)
 	c := startPusherCluster(t, rc.Nodes[0], append([]string{"REDIS_CLUSTER=yes"}, scenarioEnv...)...)
 	runPusherScenarios(t, node, dir, c)
@@ -215,66 +208,6 @@ func pusherNodeEnv(hostport string) []string {
 		"PUSHER_APP_ID=" + pusherAppID, "PUSHER_APP_KEY=" + pusherAppKey, "PUSHER_APP_SECRET=" + pusherAppSecret,
 	}
 }
-
-// needPusherClients returns node and the absolute path of pusherDir, with
-// its node_modules installed (npm ci) if missing. Without Node.js 20.19+
-// (laravel-echo 2's floor) and npm the test is skipped, or fails under CI.
-func needPusherClients(t *testing.T) (node, dir string) {
-	t.Helper()
-	missing := func(format string, args ...any) {
-		t.Helper()
-		why := fmt.Sprintf(format, args...) + "; the Pusher client tests need Node.js 20.19+ and npm (apt-get install -y nodejs npm)"
-		if os.Getenv("CI") != "" {
-			t.Fatal(why)
-		}
-		t.Skip(why + "; skipped outside CI")
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node not found")
-	}
-	if _, err := exec.LookPath("npm"); err != nil {
-		missing("npm not found")
-	}
-	out, err := exec.Command(node, "--version").Output()
-	if err != nil {
-		missing("node --version: %v", err)
-	}
-	m := regexp.MustCompile(`^v(\d+)\.(\d+)\.`).FindStringSubmatch(string(out))
-	if m == nil {
-		missing("node --version printed %q", out)
-	}
-	major, _ := strconv.Atoi(m[1])
-	minor, _ := strconv.Atoi(m[2])
-	if major < 20 || (major == 20 && minor < 19) {
-		missing("node is %s", strings.TrimSpace(string(out)))
-	}
-	dir, err = filepath.Abs(pusherDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	npmOnce.Do(func() {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules")); !errors.Is(err, fs.ErrNotExist) {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			npmErr = fmt.Errorf("npm ci in %s: %v\n%s", dir, err, out)
-		}
-	})
-	if npmErr != nil {
-		t.Fatal(npmErr)
-	}
-	return node, dir
-}
-
-var (
-	npmOnce sync.Once
-	npmErr  error
-)
 
 // apiGet calls the Pusher HTTP API at hostport (an instance or haproxy)
 // with a GET signed as the HTTP API reference describes, here and not
