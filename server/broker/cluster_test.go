@@ -47,28 +47,9 @@ func TestClusterModes(t *testing.T) {
 				o.URL, o.Stream = cluster.URL, cluster.KeyOn(fmt.Sprintf("test:modes%d:", i), cluster.Nodes[1])
 			}
 			var logs testlog.Buffer
-			b, err := broker.NewRedis(o, slog.New(slog.NewTextHandler(&logs, nil)), metrics.New())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer b.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			log, from, err := b.Load(ctx, 100)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("Load: %v, want an error with %q", err, tt.wantErr)
-				}
+			if !roundTrip(t, o, &logs, tt.wantErr) {
 				return
 			}
-			if err != nil {
-				t.Fatalf("Load: %v", err)
-			}
-			go b.Follow(ctx, log, from)
-			if err := b.Publish(ctx, json.RawMessage(`"hello"`)); err != nil {
-				t.Fatalf("Publish: %v", err)
-			}
-			waitFor(t, 5*time.Second, "the message back", func() bool { return len(entries(log, 0)) == 1 })
 			if !strings.Contains(logs.String(), tt.wantLog) {
 				t.Errorf("log %q lacks %q", logs.String(), tt.wantLog)
 			}
@@ -207,28 +188,7 @@ func TestLeastPrivilegeUser(t *testing.T) {
 			if tt.server == "cluster" {
 				o.URL, o.Stream = cluster.URL, cluster.KeyOn(fmt.Sprintf("test:acl%d:", i), cluster.Nodes[2])
 			}
-			b, err := broker.NewRedis(o, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.New())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer b.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			log, from, err := b.Load(ctx, 100)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("Load: %v, want an error with %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("Load: %v", err)
-			}
-			go b.Follow(ctx, log, from)
-			if err := b.Publish(ctx, json.RawMessage(`"hello"`)); err != nil {
-				t.Fatalf("Publish: %v", err)
-			}
-			waitFor(t, 5*time.Second, "the message back", func() bool { return len(entries(log, 0)) == 1 })
+			roundTrip(t, o, io.Discard, tt.wantErr)
 		})
 	}
 }
@@ -296,4 +256,34 @@ func TestClusterNodeChangesAddress(t *testing.T) {
 			}
 		}
 	}
+}
+
+// roundTrip opens a broker with o, logging to logs. With wantErr it expects
+// Load to fail with that text and reports false; otherwise it publishes one
+// message, waits for it to come back through Follow and reports true.
+func roundTrip(t *testing.T, o broker.Options, logs io.Writer, wantErr string) bool {
+	t.Helper()
+	b, err := broker.NewRedis(o, slog.New(slog.NewTextHandler(logs, nil)), metrics.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	log, from, err := b.Load(ctx, 100)
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("Load: %v, want an error with %q", err, wantErr)
+		}
+		return false
+	}
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	go b.Follow(ctx, log, from)
+	if err := b.Publish(ctx, json.RawMessage(`"hello"`)); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	waitFor(t, 5*time.Second, "the message back", func() bool { return len(entries(log, 0)) == 1 })
+	return true
 }
