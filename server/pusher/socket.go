@@ -106,11 +106,11 @@ func (a *App) Message(c *transport.Conn, data []byte) error {
 	s := sess(c)
 	f, err := wire.ParseFrame(data)
 	if err != nil {
-		return a.reply(c, wire.AppendError(nil, wire.CodeBadFrame, err.Error()))
+		return c.Send(wire.AppendError(nil, wire.CodeBadFrame, err.Error()))
 	}
 	switch {
 	case f.Event == "pusher:ping":
-		return a.reply(c, wire.AppendPong(nil))
+		return c.Send(wire.AppendPong(nil))
 	case f.Event == "pusher:pong":
 		c.Ponged()
 		return nil
@@ -119,7 +119,7 @@ func (a *App) Message(c *transport.Conn, data []byte) error {
 	case f.Event == "pusher:unsubscribe":
 		u, err := wire.ParseUnsubscribe(f.Data)
 		if err != nil {
-			return a.reply(c, wire.AppendError(nil, wire.CodeBadFrame, err.Error()))
+			return c.Send(wire.AppendError(nil, wire.CodeBadFrame, err.Error()))
 		}
 		a.unsubscribe(c, s, u.Channel)
 		return nil
@@ -128,12 +128,8 @@ func (a *App) Message(c *transport.Conn, data []byte) error {
 	case strings.HasPrefix(f.Event, "client-"):
 		return a.clientEvent(c, s, f)
 	}
-	return a.reply(c, wire.AppendError(nil, wire.CodeBadFrame, fmt.Sprintf("unknown event %q", truncate(f.Event, 64))))
+	return c.Send(wire.AppendError(nil, wire.CodeBadFrame, fmt.Sprintf("unknown event %q", truncate(f.Event, 64))))
 }
-
-// reply sends a frame to this client; only a failed write ends the
-// connection.
-func (a *App) reply(c *transport.Conn, frame []byte) error { return c.Send(frame) }
 
 // subscribe handles pusher:subscribe: it checks the channel name, the
 // signature where the channel needs one and the presence cap, then
@@ -141,12 +137,12 @@ func (a *App) reply(c *transport.Conn, frame []byte) error { return c.Send(frame
 func (a *App) subscribe(c *transport.Conn, s *session, f wire.Frame) error {
 	sub, err := wire.ParseSubscribe(f.Data)
 	if err != nil {
-		return a.reply(c, wire.AppendError(nil, wire.CodeBadFrame, err.Error()))
+		return c.Send(wire.AppendError(nil, wire.CodeBadFrame, err.Error()))
 	}
 	name := sub.Channel
 	refuse := func(result string, status int, typ, msg string) error {
 		a.metrics.subscriptions.WithLabelValues(result).Inc()
-		return a.reply(c, wire.AppendSubscriptionError(nil, name, typ, msg, status))
+		return c.Send(wire.AppendSubscriptionError(nil, name, typ, msg, status))
 	}
 	kind := wire.KindOf(name)
 	if kind == wire.ServerToUser {
@@ -336,17 +332,17 @@ func (a *App) Closed(c *transport.Conn) {
 func (a *App) signin(c *transport.Conn, s *session, f wire.Frame) error {
 	in, err := wire.ParseSignin(f.Data)
 	if err != nil {
-		return a.reply(c, wire.AppendError(nil, wire.CodeBadFrame, err.Error()))
+		return c.Send(wire.AppendError(nil, wire.CodeBadFrame, err.Error()))
 	}
 	if err := auth.VerifyUser(a.cfg.PusherAppKey, a.cfg.PusherAppSecret, s.socketID, in.UserData, in.Auth); err != nil {
-		return a.reply(c, wire.AppendError(nil, wire.CodeBadFrame, "signin refused: "+err.Error()))
+		return c.Send(wire.AppendError(nil, wire.CodeBadFrame, "signin refused: "+err.Error()))
 	}
 	user, err := wire.ParseUserData(in.UserData)
 	if err != nil {
-		return a.reply(c, wire.AppendError(nil, wire.CodeBadFrame, "signin refused: "+err.Error()))
+		return c.Send(wire.AppendError(nil, wire.CodeBadFrame, "signin refused: "+err.Error()))
 	}
 	if s.userID != "" && s.userID != user.ID {
-		return a.reply(c, wire.AppendError(nil, wire.CodeBadFrame, "signin refused: this connection is already signed in as another user"))
+		return c.Send(wire.AppendError(nil, wire.CodeBadFrame, "signin refused: this connection is already signed in as another user"))
 	}
 	if s.userID == "" {
 		s.userID, s.userInfo = user.ID, user.Info
@@ -360,14 +356,14 @@ func (a *App) signin(c *transport.Conn, s *session, f wire.Frame) error {
 			close(s.signedIn)
 		}
 	}
-	return a.reply(c, wire.AppendSigninSuccess(nil, in.UserData))
+	return c.Send(wire.AppendSigninSuccess(nil, in.UserData))
 }
 
 // clientEvent relays a client- event to the channel's other subscribers,
 // when client events are on and the sender is subscribed to the private or
 // presence channel it names.
 func (a *App) clientEvent(c *transport.Conn, s *session, f wire.Frame) error {
-	refuse := func(msg string) error { return a.reply(c, wire.AppendError(nil, wire.CodeClientEventRejected, msg)) }
+	refuse := func(msg string) error { return c.Send(wire.AppendError(nil, wire.CodeClientEventRejected, msg)) }
 	if !a.cfg.PusherClientEvents {
 		return refuse("client events are not enabled for this app (PUSHER_CLIENT_EVENTS)")
 	}
