@@ -1,6 +1,9 @@
 package protocol
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
 
 // MaxHeader is the longest header of an unmasked server-to-client frame.
 const MaxHeader = 10
@@ -38,22 +41,23 @@ func PingFrame() []byte { return []byte{0x80 | 0x9, 0} }
 
 // Opcodes of the control frames a client may send between messages.
 const (
-	OpPing = 0x9
-	OpPong = 0xA
+	OpClose = 0x8
+	OpPing  = 0x9
+	OpPong  = 0xA
 )
 
 // ClientControl reads the head of a client's frame. For a final, masked
-// ping or pong with a legal control payload (at most 125 bytes) it returns
-// the opcode and the frame's whole length; for anything else, 0 and 0:
-// that is left to a full frame reader, which answers protocol errors
-// properly.
+// close, ping or pong with a legal control payload (at most 125 bytes) it
+// returns the opcode and the frame's whole length; for anything else, 0
+// and 0: that is left to a full frame reader, which answers protocol
+// errors properly.
 func ClientControl(head []byte) (op byte, size int) {
 	const fin, masked = 0x80, 0x80
 	if len(head) < 2 || head[1]&masked == 0 {
 		return 0, 0
 	}
 	switch head[0] {
-	case fin | OpPing, fin | OpPong:
+	case fin | OpClose, fin | OpPing, fin | OpPong:
 	default:
 		return 0, 0
 	}
@@ -75,4 +79,50 @@ func PongFor(ping []byte) []byte {
 		pong = append(pong, b^key[i%4])
 	}
 	return pong
+}
+
+// CloseReply answers a client's close frame, a complete frame for which
+// ClientControl returned OpClose: the reply carries the client's code and
+// reason back, as the library would, and code and reason are what the
+// client sent (1005 for an empty payload). ok is false for a payload RFC
+// 6455 does not allow (one byte, a code no endpoint may send, a reason
+// that is not UTF-8): a full frame reader must answer that with a
+// protocol error.
+func CloseReply(frame []byte) (reply []byte, code int, reason string, ok bool) {
+	key, masked := frame[2:6], frame[6:]
+	reply = make([]byte, 2+len(masked))
+	reply[0], reply[1] = 0x80|OpClose, byte(len(masked))
+	payload := reply[2:]
+	for i, b := range masked {
+		payload[i] = b ^ key[i%4]
+	}
+	switch {
+	case len(payload) == 0:
+		return reply, closeNoStatus, "", true
+	case len(payload) == 1:
+		return nil, 0, "", false
+	}
+	code = int(binary.BigEndian.Uint16(payload))
+	if !sendableCloseCode(code) || !utf8.Valid(payload[2:]) {
+		return nil, 0, "", false
+	}
+	return reply, code, string(payload[2:]), true
+}
+
+// closeNoStatus is the code that stands for a close frame without one; it
+// is never sent.
+const closeNoStatus = 1005
+
+// sendableCloseCode reports whether an endpoint may put code in a close
+// frame (RFC 6455 §7.4): the defined codes less those reserved for local
+// use, and the registered and private ranges.
+func sendableCloseCode(code int) bool {
+	switch {
+	case code == 1004 || code == 1005 || code == 1006 || code == 1015:
+		return false
+	case code >= 1000 && code <= 1014:
+		return true
+	default:
+		return code >= 3000 && code <= 4999
+	}
 }

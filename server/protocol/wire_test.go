@@ -76,12 +76,63 @@ func TestClientControl(t *testing.T) {
 		{"fragmented pong is a protocol error", []byte{0x0A, 0x80}, 0, 0},
 		{"reserved bit set", []byte{0x8A | 0x40, 0x80}, 0, 0},
 		{"text frame", []byte{0x81, 0x85}, 0, 0},
-		{"close frame", []byte{0x88, 0x82}, 0, 0},
+		{"masked close", []byte{0x88, 0x82}, protocol.OpClose, 8},
+		{"unmasked close is a protocol error", []byte{0x88, 0x02}, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if op, size := protocol.ClientControl(tt.head); op != tt.op || size != tt.size {
 				t.Errorf("ClientControl(% x) = %#x, %d; want %#x, %d", tt.head, op, size, tt.op, tt.size)
+			}
+		})
+	}
+}
+
+// maskedClose builds a client's close frame with the given payload.
+func maskedClose(payload []byte) []byte {
+	key := []byte{7, 1, 9, 3}
+	frame := []byte{0x88, 0x80 | byte(len(payload)), key[0], key[1], key[2], key[3]}
+	for i, b := range payload {
+		frame = append(frame, b^key[i%4])
+	}
+	return frame
+}
+
+func TestCloseReply(t *testing.T) {
+	tests := []struct {
+		name    string
+		payload []byte
+		ok      bool
+		code    int
+		reason  string
+	}{
+		{"normal with a reason", []byte("\x03\xe8bye"), true, 1000, "bye"},
+		{"going away, no reason", []byte{0x03, 0xe9}, true, 1001, ""},
+		{"application code", []byte("\x0f\xa0done"), true, 4000, "done"},
+		{"no payload stands for 1005", nil, true, 1005, ""},
+		{"one byte cannot hold a code", []byte{0x03}, false, 0, ""},
+		{"1005 must not be sent", []byte{0x03, 0xed}, false, 0, ""},
+		{"1006 must not be sent", []byte{0x03, 0xee}, false, 0, ""},
+		{"below the defined range", []byte{0x03, 0xe7}, false, 0, ""},
+		{"unassigned range", []byte{0x07, 0xd0}, false, 0, ""},
+		{"reason not UTF-8", []byte{0x03, 0xe8, 0xff, 0xfe}, false, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			frame := maskedClose(tt.payload)
+			if op, size := protocol.ClientControl(frame); op != protocol.OpClose || size != len(frame) {
+				t.Fatalf("ClientControl = %#x, %d; want a close of %d bytes", op, size, len(frame))
+			}
+			reply, code, reason, ok := protocol.CloseReply(frame)
+			if ok != tt.ok || code != tt.code || reason != tt.reason {
+				t.Fatalf("CloseReply = %d %q %v; want %d %q %v", code, reason, ok, tt.code, tt.reason, tt.ok)
+			}
+			if !ok {
+				return
+			}
+			// The reply echoes the payload, unmasked.
+			if want := append([]byte{0x88, byte(len(tt.payload))}, tt.payload...); !bytes.Equal(reply, want) {
+				t.Errorf("reply = % x, want % x", reply, want)
 			}
 		})
 	}

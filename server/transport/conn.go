@@ -71,6 +71,9 @@ type Conn struct {
 	br      *bufio.Reader
 	gate    sync.Mutex
 	closing bool
+	// peerClosed is set, under gate, when await took the client's close
+	// frame and is answering it.
+	peerClosed bool
 	// pipelined is set when the client sent bytes right behind its
 	// handshake: the library holds them outside br, so the first read
 	// must be the library's.
@@ -94,7 +97,9 @@ type Conn struct {
 // net/http's goroutine, which returns right after: that goroutine has grown
 // its stack parsing the request, and the reader starts afresh.
 func (c *Conn) start(resume bool, r *http.Request) {
-	c.log(slog.LevelInfo, "connection opened", "protocol", c.profile.Name, "resume", resume)
+	if c.logs(slog.LevelInfo) {
+		c.logAttrs(slog.LevelInfo, "connection opened", slog.String("protocol", c.profile.Name), slog.Bool("resume", resume))
+	}
 	if c.proto != nil {
 		if err := c.proto.Open(c, r); err != nil {
 			c.end(err)
@@ -151,6 +156,20 @@ func (c *Conn) log(level slog.Level, msg string, args ...any) {
 	}
 	args = append(args, "conn", c.id, "remote", c.remote, "forwarded_for", c.forward)
 	l.Log(context.Background(), level, msg, args...)
+}
+
+// logs reports whether lines at level are written, so that the two lines
+// every connection writes cost nothing, not even their arguments, when
+// they are not.
+func (c *Conn) logs(level slog.Level) bool {
+	return c.srv.logger.Enabled(context.Background(), level)
+}
+
+// logAttrs is log for the lines every connection writes: typed attributes
+// need no boxing into interfaces.
+func (c *Conn) logAttrs(level slog.Level, msg string, attrs ...slog.Attr) {
+	attrs = append(attrs, slog.Uint64("conn", c.id), slog.String("remote", c.remote), slog.String("forwarded_for", c.forward))
+	c.srv.logger.LogAttrs(context.Background(), level, msg, attrs...)
 }
 
 // resume checks a resuming client's offset against the history. When the
@@ -213,13 +232,17 @@ func (c *Conn) Log(level slog.Level, msg string, args ...any) { c.log(level, msg
 // close ends the connection with a close frame, recording why. Only the
 // first decision counts.
 func (c *Conn) close(code websocket.StatusCode, reason string) {
-	if c.closeCode.CompareAndSwap(0, int32(code)) {
-		c.closeReason.Store(&reason)
-	}
 	// The library reads the peer's reply itself; await must keep off br.
 	c.gate.Lock()
 	c.closing = true
+	peer := c.peerClosed
 	c.gate.Unlock()
+	if peer {
+		return // the client closed first; await is answering it
+	}
+	if c.closeCode.CompareAndSwap(0, int32(code)) {
+		c.closeReason.Store(&reason)
+	}
 	_ = c.conn.Close(code, reason)
 }
 
@@ -284,7 +307,11 @@ func (c *Conn) finish(err error) {
 		}
 	}
 	c.srv.metrics.ObserveClose(int(code))
-	c.log(slog.LevelInfo, contract.LogConnectionClosed, contract.LogFieldCloseCode, int(code), "reason", reason, "by", by,
-		"duration", time.Since(c.opened).Round(time.Millisecond).String(),
-		"received", c.received.Load(), "delivered", c.sent.Load())
+	if !c.logs(slog.LevelInfo) {
+		return
+	}
+	c.logAttrs(slog.LevelInfo, contract.LogConnectionClosed, slog.Int(contract.LogFieldCloseCode, int(code)),
+		slog.String("reason", reason), slog.String("by", by),
+		slog.String("duration", time.Since(c.opened).Round(time.Millisecond).String()),
+		slog.Int64("received", c.received.Load()), slog.Int64("delivered", c.sent.Load()))
 }

@@ -21,6 +21,10 @@ type rawConn struct {
 	nc net.Conn
 	rc syscall.RawConn // for non-blocking writes and readiness; nil if nc has none
 
+	// head is the handshake's 101 response until the first write, which
+	// carries it in the same system call (see leanHijack).
+	head []byte
+
 	// The non-blocking write's arguments and result, under mu: passing
 	// them through fields lets one callback, bound once, serve every
 	// write instead of a closure allocated per delivery. One frame, the
@@ -53,24 +57,34 @@ func (r *rawConn) tryWrite(frames [][]byte) (written int, complete, held bool) {
 	if r.rc == nil || !r.mu.TryLock() {
 		return 0, false, false
 	}
+	if r.head != nil {
+		// Only before the greeting: writeRest sends the response first.
+		r.mu.Unlock()
+		return 0, false, false
+	}
 	total := 0
 	for _, f := range frames {
 		total += len(f)
 	}
 	if len(frames) == 1 {
-		r.one = frames[0]
+		written = r.writeNow(frames[0], nil)
 	} else {
-		r.many = slices.Clone(frames)
+		written = r.writeNow(nil, slices.Clone(frames))
 	}
-	r.written = 0
-	_ = r.rc.Write(r.attempt)
-	r.one, r.many = nil, nil
-	written = r.written
 	if written > 0 && written < total {
 		return written, false, true
 	}
 	r.mu.Unlock()
 	return written, written == total, false
+}
+
+// writeNow makes one non-blocking write, under mu, of one frame or of
+// many, and returns how many bytes went.
+func (r *rawConn) writeNow(one []byte, many [][]byte) int {
+	r.one, r.many, r.written = one, many, 0
+	_ = r.rc.Write(r.attempt)
+	r.one, r.many = nil, nil
+	return r.written
 }
 
 // writeOnce is the RawConn callback: one write, and never a wait
@@ -93,7 +107,15 @@ func (r *rawConn) writeOnce(fd uintptr) bool {
 func (r *rawConn) Write(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.nc.Write(p)
+	if r.head == nil {
+		return r.nc.Write(p)
+	}
+	// A close before any greeting (a full or draining server).
+	bufs := net.Buffers{r.head, p}
+	n, err := bufs.WriteTo(r.nc)
+	n -= int64(len(r.head))
+	r.head = nil
+	return max(int(n), 0), err
 }
 
 // writeFrames writes complete frames, giving up after timeout. A write cut
@@ -110,6 +132,18 @@ func (r *rawConn) writeRest(timeout time.Duration, frames [][]byte, held bool) e
 		r.mu.Lock()
 	}
 	defer r.mu.Unlock()
+	if r.head != nil {
+		frames = append([][]byte{r.head}, frames...)
+		r.head = nil
+	}
+	if r.rc != nil {
+		// Most writes go at once; only the rest needs the deadline, and
+		// setting one costs two timer updates.
+		frames = unwritten(frames, r.writeNow(nil, frames))
+		if len(frames) == 0 {
+			return nil
+		}
+	}
 	_ = r.nc.SetWriteDeadline(time.Now().Add(timeout))
 	bufs := net.Buffers(frames)
 	_, err := bufs.WriteTo(r.nc)

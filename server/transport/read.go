@@ -20,23 +20,29 @@ var errClosedByServer = errors.New("closed by the server")
 type head int
 
 const (
-	headEmpty   head = iota // nothing buffered
-	headMessage             // a frame for the library, or an error for it to report
-	headClosing             // a close handshake owns the input
+	headEmpty      head = iota // nothing buffered
+	headMessage                // a frame for the library, or an error for it to report
+	headClosing                // a close handshake owns the input
+	headPeerClosed             // the client sent a close frame, to be answered
 )
 
 // await waits for the client's next frame. An idle connection spends its
 // life here, and a goroutine blocked here needs about 1 KiB of stack where
 // one blocked in the library's Read needs over 2 KiB, so its stack stays at
-// the 2 KiB minimum rather than growing to 4 KiB. Pings and pongs, the only
-// frames an idle client sends, are taken here; for anything else this goroutine
-// becomes the reader of one message, and a new await takes over after it.
+// the 2 KiB minimum rather than growing to 4 KiB. Pings, pongs and the
+// client's close, the only frames an idle client sends, are taken here;
+// for anything else this goroutine becomes the reader of one message, and
+// a new await takes over after it.
 func (c *Conn) await() {
 	fill := false
 	for {
-		switch c.scan(fill) {
+		switch h, reply, said := c.scan(fill); h {
 		case headClosing:
 			c.end(net.ErrClosed)
+			return
+		case headPeerClosed:
+			c.answerClose(reply)
+			c.end(said)
 			return
 		case headMessage:
 			c.read()
@@ -51,47 +57,77 @@ func (c *Conn) await() {
 }
 
 // scan takes the complete pings and pongs at the head of the buffered
-// input and reports what follows. It never blocks: it reads the socket only when fill
-// says the socket is readable, and then reads what is there.
-func (c *Conn) scan(fill bool) head {
+// input and reports what follows; for a client's close it returns the
+// reply to send and what the client said. It never blocks: it reads the socket only when fill says
+// the socket is readable, and then reads what is there.
+func (c *Conn) scan(fill bool) (head, []byte, websocket.CloseError) {
 	c.gate.Lock()
 	defer c.gate.Unlock()
 	if c.closing {
-		return headClosing
+		return headClosing, nil, websocket.CloseError{}
 	}
 	if fill && c.br.Buffered() == 0 {
 		if _, err := c.br.Peek(1); err != nil {
-			return headMessage // the library reads it again and reports it
+			return headMessage, nil, websocket.CloseError{} // the library reads it again and reports it
 		}
 	}
 	for {
 		n := c.br.Buffered()
 		if n == 0 {
-			return headEmpty
+			return headEmpty, nil, websocket.CloseError{}
 		}
 		h, _ := c.br.Peek(min(n, 2))
 		op, size := protocol.ClientControl(h)
 		if size == 0 || size > n {
-			// Not a ping or pong, or one not all here yet: the library
+			// Not a control frame, or one not all here yet: the library
 			// reads it, blocking as long as it takes.
-			return headMessage
+			return headMessage, nil, websocket.CloseError{}
 		}
-		if op == protocol.OpPing {
-			frame, _ := c.br.Peek(size)
+		frame, _ := c.br.Peek(size)
+		switch op {
+		case protocol.OpPing:
 			go c.answer(protocol.PongFor(frame))
-		} else {
+		case protocol.OpPong:
 			c.awaitingPong.Store(false)
+		case protocol.OpClose:
+			// Answered here, the close costs no library read: that read
+			// would grow this small stack and format errors on the way.
+			reply, code, reason, ok := protocol.CloseReply(frame)
+			if !ok {
+				return headMessage, nil, websocket.CloseError{} // the library answers with 1002
+			}
+			_, _ = c.br.Discard(size)
+			c.closing, c.peerClosed = true, true
+			return headPeerClosed, reply, websocket.CloseError{Code: websocket.StatusCode(code), Reason: reason}
 		}
 		_, _ = c.br.Discard(size)
+	}
+}
+
+// answerClose sends the reply to the client's close frame.
+func (c *Conn) answerClose(reply []byte) {
+	if err := c.sendControl(reply); err != nil {
+		c.writeFailed(err)
 	}
 }
 
 // answer writes the pong for a client's ping, on a goroutine of its own so
 // that await's stack stays small.
 func (c *Conn) answer(pong []byte) {
-	if err := c.raw.writeFrames(c.srv.cfg.WriteTimeout, pong); err != nil {
+	if err := c.sendControl(pong); err != nil {
 		c.writeFailed(err)
 	}
+}
+
+// sendControl writes one control frame: at once when the socket takes it,
+// as it nearly always does, or else waiting up to the write timeout.
+func (c *Conn) sendControl(frame []byte) error {
+	frames := [][]byte{frame}
+	written, complete, held := c.raw.tryWrite(frames)
+	if complete {
+		return nil
+	}
+	return c.raw.writeRest(c.srv.cfg.WriteTimeout, unwritten(frames, written), held)
 }
 
 // read reads one message with the library and acts on it, then goes back

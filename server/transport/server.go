@@ -262,17 +262,29 @@ func (s *Server) catchUp(offset uint64) {
 }
 
 // leanHijack takes over the connection from net/http for coder/websocket,
-// with two changes. The library gets small buffers instead of net/http's
+// with three changes. The library gets small buffers instead of net/http's
 // 4 KiB pair: frames are read header by header and written once per
 // message, so that costs few syscalls and saves about 7 KiB on every idle
-// connection. And its writes go through a rawConn, so that the server can
+// connection. Its writes go through a rawConn, so that the server can
 // write pre-framed broadcasts to the same socket without interleaving with
-// the library's control frames.
+// the library's control frames. And the 101 response is not flushed at
+// the hijack, in a system call of its own, but goes out with the greeting.
 type leanHijack struct {
 	http.ResponseWriter
 	raw       *rawConn
 	br        *bufio.Reader
 	pipelined bool // the client sent bytes right behind its handshake
+	switching bool // the library asked for the 101, held back until Hijack
+}
+
+// WriteHeader holds back the 101 the library asks for just before it
+// hijacks; any other status is an answer of net/http's.
+func (w *leanHijack) WriteHeader(code int) {
+	if code == http.StatusSwitchingProtocols {
+		w.switching = true
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // The library's buffers. The reader holds the head of a client's frames;
@@ -297,7 +309,26 @@ func (w *leanHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		w.br = bufio.NewReaderSize(nc, readBuffer)
 	}
 	w.raw = newRawConn(nc)
+	if w.switching {
+		// Written into net/http's write buffer, which the connection no
+		// longer uses, so that it costs no allocation.
+		w.raw.head = switchingProtocols(brw.Writer.AvailableBuffer(), w.Header())
+	}
 	return nc, bufio.NewReadWriter(w.br, bufio.NewWriterSize(w.raw, writeBuffer)), nil
+}
+
+// switchingProtocols appends the 101 response with header to dst.
+func switchingProtocols(dst []byte, header http.Header) []byte {
+	dst = append(dst, "HTTP/1.1 101 Switching Protocols\r\n"...)
+	for k, vs := range header {
+		for _, v := range vs {
+			dst = append(dst, k...)
+			dst = append(dst, ": "...)
+			dst = append(dst, v...)
+			dst = append(dst, "\r\n"...)
+		}
+	}
+	return append(dst, "\r\n"...)
 }
 
 func (s *Server) add(c *Conn) bool {
