@@ -42,9 +42,14 @@ func (r *runner) churn(ctx context.Context, res *Result) error {
 	elapsed := time.Since(start)
 	res.Generator = newGeneratorUsage(genBefore, markSelf())
 	res.ElapsedSec = elapsed.Seconds()
-	res.ConnectsPerSec = float64(r.m.Connects.Load()) / elapsed.Seconds()
+	lifecycles := r.m.Connects.Load()
+	res.ConnectsPerSec = float64(lifecycles) / elapsed.Seconds()
 	if after, ok := r.sample(); ok && sampled {
 		res.Server = newServerUsage(r.cfg.PID, before, after)
+		// A worker closes each connect it counts, and waits for the
+		// server's close frame, before it dials again (churnCycle): every
+		// connect counted is a whole lifecycle.
+		res.Server.perConn(lifecycles)
 	}
 	return nil
 }

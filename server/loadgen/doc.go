@@ -6,12 +6,15 @@
 // It has four modes, each a function of a Config that returns a Result:
 //
 //   - churn: connect, wait for the greeting, close, as fast as a pool of
-//     workers can, for a duration; measures connections per second. It
+//     workers can, for a duration; measures connections per second and,
+//     with the server's pid, its CPU per connection lifecycle. It
 //     uses a minimal client of its own (rawdial.go) so that the generator
 //     costs less per connection than the server; the other modes use
 //     github.com/coder/websocket.
 //   - hold: ramp idle connections at a fixed rate and keep them; with the
-//     server's pid it measures resident memory per connection.
+//     server's pid it measures resident memory per connection, and from
+//     the host's /proc/net/sockstat and /proc/slabinfo the kernel's socket
+//     memory per connection, which is in no process's RSS.
 //   - fanout: many subscribers and one publisher at a fixed rate; measures
 //     delivery latency and the share of messages delivered.
 //   - throughput: clients that each publish in a closed loop (send, wait for

@@ -11,9 +11,12 @@ import (
 // hold ramps Conns idle connections at Rate per second, waits Settle, then
 // keeps them for Duration. With a pid, the server's memory is sampled
 // before the ramp and after the settle, and divided by the connections held.
+// The host's kernel socket counters are read at the same moments, pid or
+// not: the sockets' own memory is the kernel's, in no process's RSS.
 func (r *runner) hold(ctx context.Context, res *Result) error {
 	var set connSet
 	var stopping atomic.Bool
+	kernelBefore := r.kernelSample()
 	before, sampled := r.sample()
 
 	r.m.setPhase("ramp", time.Duration(float64(r.cfg.Conns)/r.cfg.Rate*float64(time.Second)))
@@ -40,6 +43,7 @@ func (r *runner) hold(ctx context.Context, res *Result) error {
 	r.m.setPhase("settle", r.cfg.Settle)
 	sleep(ctx, r.cfg.Settle)
 	res.Held = r.m.Open.Load()
+	kernelAfter := r.kernelSample()
 	var after ProcSample
 	if sampled {
 		after, sampled = r.sample()
@@ -57,6 +61,7 @@ func (r *runner) hold(ctx context.Context, res *Result) error {
 	stopping.Store(true)
 	set.closeAll()
 
+	r.kernelSockets(res, kernelBefore, kernelAfter)
 	if sampled {
 		res.Server = newServerUsage(r.cfg.PID, before, after)
 		if res.Held > 0 {

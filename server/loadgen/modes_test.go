@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"math"
 	"net"
 	"os"
 	"testing"
@@ -23,6 +24,7 @@ func TestModes(t *testing.T) {
 			cfg: func(url string) Config {
 				c := testConfig(ModeChurn, url)
 				c.Workers = 4
+				c.PID = os.Getpid() // the test server runs in this process
 				return c
 			},
 			check: func(t *testing.T, r *Result) {
@@ -32,6 +34,16 @@ func TestModes(t *testing.T) {
 				wantNoErrors(t, r)
 				if r.ConnectLatency == nil || r.ConnectLatency.Count != r.Connects {
 					t.Errorf("connect latency %+v, want %d samples", r.ConnectLatency, r.Connects)
+				}
+				s := r.Server
+				if s == nil || s.CPUMicrosPerConn <= 0 || math.Abs(s.CPUMicrosPerConn-s.CPUSeconds*1e6/float64(r.Connects)) > 1e-6 {
+					t.Fatalf("server usage %+v, want CPU per connection lifecycle: cpu over %d connects", s, r.Connects)
+				}
+				if sum := s.CPUUserMicrosPerConn + s.CPUSysMicrosPerConn; math.Abs(sum-s.CPUMicrosPerConn) > 1e-6 {
+					t.Errorf("user %.3f + sys %.3f µs per connection, want the total %.3f", s.CPUUserMicrosPerConn, s.CPUSysMicrosPerConn, s.CPUMicrosPerConn)
+				}
+				if r.Kernel != nil {
+					t.Errorf("churn read the kernel's socket counters: %+v", r.Kernel)
 				}
 			},
 		},
@@ -91,6 +103,15 @@ func TestModes(t *testing.T) {
 				}
 				if r.Server.KiBPerConn != float64(r.Server.RSSDeltaKiB)/50 {
 					t.Errorf("KiB per conn %.2f, want delta %d / 50", r.Server.KiBPerConn, r.Server.RSSDeltaKiB)
+				}
+				// Host-wide counters, so only what other work on the host
+				// cannot make wrong: they were read, and count both ends.
+				k := r.Kernel
+				if k == nil || !k.HasSockstat() || k.Before.Sockstat == nil || k.After.Sockstat == nil || !k.BothEnds {
+					t.Fatalf("kernel sockets %+v, want both sockstat samples of a server on this host", k)
+				}
+				if h := k.TCPMemKiBPerConnHalf; h == nil || *h != k.TCPMemKiBPerConn/2 {
+					t.Errorf("server's half %v of %.3f KiB", opt(h), k.TCPMemKiBPerConn)
 				}
 			},
 		},

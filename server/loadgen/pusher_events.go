@@ -168,9 +168,7 @@ func (r *runner) pusherEvents(ctx context.Context, res *Result) error {
 	if sampled {
 		res.Server = newServerUsage(cfg.PID, before, after)
 		res.Server.perDelivery(res.Delivered)
-		if sent > 0 {
-			res.Server.CPUMicrosPerEvent = res.Server.CPUSeconds * 1e6 / float64(sent)
-		}
+		res.Server.perEvent(sent)
 	}
 	return nil
 }

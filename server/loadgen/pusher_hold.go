@@ -11,13 +11,15 @@ import (
 // Channels), waits Settle, then keeps them for Duration. With a pid, the
 // server's memory is sampled before the ramp and after the settle and
 // divided by the connections held: what an idle subscribed connection
-// costs, its share of its channel included.
+// costs, its share of its channel included. The host's kernel socket
+// counters are read at the same moments, as in hold.
 func (r *runner) pusherHold(ctx context.Context, res *Result) error {
 	cfg := r.cfg
 	var set connSet
 	var stopping atomic.Bool
 	var subscribed atomic.Int64
 	subLat := newLatencyRecorder()
+	kernelBefore := r.kernelSample()
 	before, sampled := r.sample()
 
 	r.m.setPhase("ramp", rampDuration(cfg.Conns, cfg.Rate))
@@ -49,6 +51,7 @@ func (r *runner) pusherHold(ctx context.Context, res *Result) error {
 	sleep(ctx, cfg.Settle)
 	res.Held = r.m.Open.Load()
 	res.Subscribed = subscribed.Load()
+	kernelAfter := r.kernelSample()
 	var after ProcSample
 	if sampled {
 		after, sampled = r.sample()
@@ -67,6 +70,7 @@ func (r *runner) pusherHold(ctx context.Context, res *Result) error {
 	set.closeAll()
 
 	res.SubscribeLatency = subLat.summary()
+	r.kernelSockets(res, kernelBefore, kernelAfter)
 	if sampled {
 		res.Server = newServerUsage(cfg.PID, before, after)
 		if res.Held > 0 {

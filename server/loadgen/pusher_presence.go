@@ -186,9 +186,7 @@ func (r *runner) pusherPresence(ctx context.Context, res *Result) error {
 	}
 	if sampled {
 		res.Server = newServerUsage(cfg.PID, before, after)
-		if n := joins + leaves; n > 0 {
-			res.Server.CPUMicrosPerOp = res.Server.CPUSeconds * 1e6 / float64(n)
-		}
+		res.Server.perOp(joins + leaves)
 	}
 	return nil
 }

@@ -103,6 +103,9 @@ type Result struct {
 
 	// Server is set when the server's pid was given.
 	Server *ServerUsage `json:"server,omitempty"`
+	// Kernel is the host kernel's socket memory over the ramp (hold,
+	// pusher-hold), whether or not the server's pid was given.
+	Kernel *KernelSockets `json:"kernel_sockets,omitempty"`
 	// Aux is the usage of each -aux-pid process, by its name.
 	Aux map[string]*ServerUsage `json:"aux,omitempty"`
 	// Generator is this process's CPU use over the measured phase.
@@ -171,28 +174,36 @@ func (r *Result) WriteText(w io.Writer) error {
 		p("  %s p50 %s  p99 %s  p999 %s  max %s  (n=%d)", name, us(l.P50Us), us(l.P99Us), us(l.P999Us), us(l.MaxUs), l.Count)
 	}
 	if s := r.Server; s != nil {
-		p("  server pid %d    rss %d -> %d KiB (%+d), cpu %.2fs (%.0f%%)", s.PID, s.Before.RSSKiB, s.After.RSSKiB, s.RSSDeltaKiB, s.CPUSeconds, s.CPUPercent)
+		p("  server pid %d    rss %d -> %d KiB (%+d), cpu %.2fs (%.0f%%)%s", s.PID, s.Before.RSSKiB, s.After.RSSKiB, s.RSSDeltaKiB, s.CPUSeconds, s.CPUPercent, cpuSeconds(s))
 		if s.KiBPerConn != 0 {
 			p("  server memory    %.2f KiB per connection", s.KiBPerConn)
 		}
+		if s.CPUMicrosPerConn != 0 {
+			p("  server cpu       %.3f µs per connection lifecycle (open, greeting, close)%s", s.CPUMicrosPerConn, cpuSplit(s, s.CPUUserMicrosPerConn, s.CPUSysMicrosPerConn))
+		}
 		if s.CPUMicrosPerMsg != 0 {
-			p("  server cpu       %.3f µs per delivered message", s.CPUMicrosPerMsg)
+			p("  server cpu       %.3f µs per delivered message%s", s.CPUMicrosPerMsg, cpuSplit(s, s.CPUUserMicrosPerMsg, s.CPUSysMicrosPerMsg))
 		}
 		if s.CPUMicrosPerEvent != 0 {
-			p("  server cpu       %.3f µs per channel event", s.CPUMicrosPerEvent)
+			p("  server cpu       %.3f µs per channel event%s", s.CPUMicrosPerEvent, cpuSplit(s, s.CPUUserMicrosPerEvent, s.CPUSysMicrosPerEvent))
 		}
 		if s.CPUMicrosPerOp != 0 {
-			p("  server cpu       %.3f µs per join or leave", s.CPUMicrosPerOp)
+			p("  server cpu       %.3f µs per join or leave%s", s.CPUMicrosPerOp, cpuSplit(s, s.CPUUserMicrosPerOp, s.CPUSysMicrosPerOp))
 		}
+	}
+	if k := r.Kernel; k != nil {
+		r.writeKernel(p, k)
 	}
 	for _, name := range sortedKinds(auxCounts(r.Aux)) {
 		s := r.Aux[name]
-		p("  %-16s pid %d, rss %d -> %d KiB, cpu %.2fs (%.0f%%)", name, s.PID, s.Before.RSSKiB, s.After.RSSKiB, s.CPUSeconds, s.CPUPercent)
+		p("  %-16s pid %d, rss %d -> %d KiB, cpu %.2fs (%.0f%%)%s", name, s.PID, s.Before.RSSKiB, s.After.RSSKiB, s.CPUSeconds, s.CPUPercent, cpuSeconds(s))
 		switch {
 		case s.CPUMicrosPerEvent != 0:
-			p("  %-16s %.3f µs per event, %.3f µs per delivery", "", s.CPUMicrosPerEvent, s.CPUMicrosPerMsg)
+			p("  %-16s %.3f µs per event%s, %.3f µs per delivery%s", "",
+				s.CPUMicrosPerEvent, cpuSplit(s, s.CPUUserMicrosPerEvent, s.CPUSysMicrosPerEvent),
+				s.CPUMicrosPerMsg, cpuSplit(s, s.CPUUserMicrosPerMsg, s.CPUSysMicrosPerMsg))
 		case s.CPUMicrosPerOp != 0:
-			p("  %-16s %.3f µs per join or leave", "", s.CPUMicrosPerOp)
+			p("  %-16s %.3f µs per join or leave%s", "", s.CPUMicrosPerOp, cpuSplit(s, s.CPUUserMicrosPerOp, s.CPUSysMicrosPerOp))
 		}
 	}
 	if g := r.Generator; g != nil {
@@ -208,6 +219,58 @@ func (r *Result) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeKernel prints the host's socket memory of a hold.
+func (r *Result) writeKernel(p func(string, ...any), k *KernelSockets) {
+	// half is the server's share, on the same host only.
+	half := func(v *float64) string {
+		if v == nil {
+			return ""
+		}
+		return fmt.Sprintf(" (server's half %.2f)", *v)
+	}
+	if k.HasSockstat() {
+		perConn := 0.0
+		if r.Held > 0 {
+			perConn = float64(k.TCPInUseDelta) / float64(r.Held)
+		}
+		p("  kernel sockets   TCP in use %+d (%.2f per connection held), sockets used %+d", k.TCPInUseDelta, perConn, k.SocketsUsedDelta)
+		p("  kernel TCP mem   %+.0f KiB of socket buffers, %.2f KiB per connection%s", k.TCPMemDeltaKiB, k.TCPMemKiBPerConn, half(k.TCPMemKiBPerConnHalf))
+	} else {
+		p("  kernel sockets   not measured: %s", k.SockstatError)
+	}
+	if k.HasSlabs() {
+		var objs []string
+		for _, n := range socketSlabs {
+			objs = append(objs, fmt.Sprintf("%s %+d", n, k.After.Slabs[n].ActiveObjs-k.Before.Slabs[n].ActiveObjs))
+		}
+		p("  kernel slabs     %s objects: %+.0f KiB, %.2f KiB per connection%s", strings.Join(objs, ", "), k.SlabDeltaKiB, k.SlabKiBPerConn, half(k.SlabKiBPerConnHalf))
+	} else {
+		p("  kernel slabs     not measured: %s", k.SlabError)
+	}
+	if k.BothEnds {
+		p("  %-16s host-wide: counts both ends of each connection (the generator's too); the server's share is about half", "")
+	} else {
+		p("  %-16s host-wide: the server is elsewhere, so these are the generator's sockets", "")
+	}
+}
+
+// cpuSplit prints a CPU figure's user and system parts, or nothing for a
+// result from before they were recorded.
+func cpuSplit(s *ServerUsage, user, sys float64) string {
+	if !s.HasSplit() {
+		return ""
+	}
+	return fmt.Sprintf(" (user %.3f, sys %.3f)", user, sys)
+}
+
+// cpuSeconds prints the user and system parts of a process's CPU time.
+func cpuSeconds(s *ServerUsage) string {
+	if !s.HasSplit() {
+		return ""
+	}
+	return fmt.Sprintf(", user %.2fs, sys %.2fs", s.UserCPUSeconds, s.SysCPUSeconds)
 }
 
 // auxCounts keys the further processes' names for sortedKinds.

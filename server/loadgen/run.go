@@ -33,11 +33,12 @@ func run(ctx context.Context, cfg Config, m *Meter, procRoot string) (*Result, e
 		return nil, fmt.Errorf("run id: %w", err)
 	}
 	r := &runner{
-		cfg:     cfg,
-		d:       newDialer(cfg),
-		m:       m,
-		connLat: newLatencyRecorder(),
-		runID:   hex.EncodeToString(id),
+		cfg:      cfg,
+		d:        newDialer(cfg),
+		m:        m,
+		connLat:  newLatencyRecorder(),
+		runID:    hex.EncodeToString(id),
+		procRoot: procRoot,
 	}
 	if cfg.PID > 0 {
 		r.proc = &procReader{root: procRoot, pid: cfg.PID}
@@ -115,6 +116,8 @@ type runner struct {
 	proc    *procReader
 	aux     []*auxProc
 	runID   string
+	// procRoot is /proc except in tests.
+	procRoot string
 }
 
 // auxProc is a further process sampled with the server.
@@ -133,12 +136,10 @@ func (r *runner) auxUsage(res *Result) {
 		}
 		u := newServerUsage(a.rd.pid, a.samples[0], a.samples[len(a.samples)-1])
 		u.perDelivery(res.Delivered)
-		if res.Sent > 0 && r.cfg.Mode.IsPusher() && r.cfg.Mode != ModePusherPresence {
-			u.CPUMicrosPerEvent = u.CPUSeconds * 1e6 / float64(res.Sent)
+		if r.cfg.Mode.IsPusher() && r.cfg.Mode != ModePusherPresence {
+			u.perEvent(res.Sent)
 		}
-		if n := res.Joins + res.Leaves; n > 0 {
-			u.CPUMicrosPerOp = u.CPUSeconds * 1e6 / float64(n)
-		}
+		u.perOp(res.Joins + res.Leaves)
 		if res.Aux == nil {
 			res.Aux = make(map[string]*ServerUsage)
 		}

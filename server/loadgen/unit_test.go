@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,18 +20,21 @@ import (
 func TestProcSample(t *testing.T) {
 	const status = "Name:\tsrv\nVmPeak:\t  9999 kB\nVmRSS:\t   51234 kB\nThreads:\t4\n"
 	tests := []struct {
-		name    string
-		status  string
-		stat    string
-		wantRSS int64
-		wantCPU time.Duration
-		wantErr string
+		name     string
+		status   string
+		stat     string
+		wantRSS  int64
+		wantUser time.Duration
+		wantSys  time.Duration
+		wantErr  string
 	}{
-		{"plain", status, "42 (wsserver) S 1 42 42 0 -1 4194560 100 0 0 0 250 130 0 0 20 0 4 0 100 0 0", 51234, 3800 * time.Millisecond, ""},
-		{"name with spaces and parens", status, "42 (a b) (c)) S 1 42 42 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 4 0 100 0 0", 51234, 100 * time.Millisecond, ""},
-		{"no VmRSS", "Name:\tkthread\n", "42 (k) S 1 42 42 0 -1 0 0 0 0 0 1 1 0 0", 0, 0, "no VmRSS line"},
-		{"short stat", status, "42 (wsserver) S 1 42", 0, 0, "fields after the name"},
-		{"bad number", status, "42 (w) S 1 42 42 0 -1 4194560 100 0 0 0 x 130 0 0 20 0 4 0 100 0 0", 0, 0, "cpu field"},
+		{"plain", status, "42 (wsserver) S 1 42 42 0 -1 4194560 100 0 0 0 250 130 0 0 20 0 4 0 100 0 0", 51234, 2500 * time.Millisecond, 1300 * time.Millisecond, ""},
+		{"name with spaces and parens", status, "42 (a b) (c)) S 1 42 42 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 4 0 100 0 0", 51234, 70 * time.Millisecond, 30 * time.Millisecond, ""},
+		{"all system", status, "42 (w) S 1 42 42 0 -1 4194560 100 0 0 0 0 12 0 0 20 0 4 0 100 0 0", 51234, 0, 120 * time.Millisecond, ""},
+		{"no VmRSS", "Name:\tkthread\n", "42 (k) S 1 42 42 0 -1 0 0 0 0 0 1 1 0 0", 0, 0, 0, "no VmRSS line"},
+		{"short stat", status, "42 (wsserver) S 1 42", 0, 0, 0, "fields after the name"},
+		{"bad utime", status, "42 (w) S 1 42 42 0 -1 4194560 100 0 0 0 x 130 0 0 20 0 4 0 100 0 0", 0, 0, 0, "cpu field"},
+		{"bad stime", status, "42 (w) S 1 42 42 0 -1 4194560 100 0 0 0 250 -x 0 0 20 0 4 0 100 0 0", 0, 0, 0, "cpu field"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,10 +55,76 @@ func TestProcSample(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s.RSSKiB != tt.wantRSS || s.CPUTime != tt.wantCPU {
-				t.Errorf("got rss %d cpu %v, want %d %v", s.RSSKiB, s.CPUTime, tt.wantRSS, tt.wantCPU)
+			if s.RSSKiB != tt.wantRSS || s.UserCPU != tt.wantUser || s.SysCPU != tt.wantSys || s.CPUTime != tt.wantUser+tt.wantSys {
+				t.Errorf("got rss %d cpu %v = user %v + sys %v, want %d, %v + %v", s.RSSKiB, s.CPUTime, s.UserCPU, s.SysCPU, tt.wantRSS, tt.wantUser, tt.wantSys)
 			}
 		})
+	}
+}
+
+func TestServerUsagePerUnit(t *testing.T) {
+	at := time.Unix(1000, 0)
+	before := ProcSample{At: at, RSSKiB: 1000, CPUTime: 1 * time.Second, UserCPU: 600 * time.Millisecond, SysCPU: 400 * time.Millisecond}
+	after := ProcSample{At: at.Add(10 * time.Second), RSSKiB: 3000, CPUTime: 4 * time.Second, UserCPU: 1600 * time.Millisecond, SysCPU: 2400 * time.Millisecond}
+	u := newServerUsage(7, before, after)
+	if u.CPUSeconds != 3 || u.UserCPUSeconds != 1 || u.SysCPUSeconds != 2 || u.CPUPercent != 30 || u.RSSDeltaKiB != 2000 {
+		t.Fatalf("usage %+v, want 3 s = 1 user + 2 sys, 30%%, +2000 KiB", u)
+	}
+	tests := []struct {
+		name                string
+		set                 func(u *ServerUsage)
+		get                 func(u *ServerUsage) [3]float64
+		wantTotal, wantUser float64
+		wantSys             float64
+	}{
+		{"per delivery", func(u *ServerUsage) { u.perDelivery(1_000_000) },
+			func(u *ServerUsage) [3]float64 {
+				return [3]float64{u.CPUMicrosPerMsg, u.CPUUserMicrosPerMsg, u.CPUSysMicrosPerMsg}
+			}, 3, 1, 2},
+		{"per event", func(u *ServerUsage) { u.perEvent(1000) },
+			func(u *ServerUsage) [3]float64 {
+				return [3]float64{u.CPUMicrosPerEvent, u.CPUUserMicrosPerEvent, u.CPUSysMicrosPerEvent}
+			}, 3000, 1000, 2000},
+		{"per join or leave", func(u *ServerUsage) { u.perOp(3000) },
+			func(u *ServerUsage) [3]float64 {
+				return [3]float64{u.CPUMicrosPerOp, u.CPUUserMicrosPerOp, u.CPUSysMicrosPerOp}
+			}, 1000, 1000.0 / 3, 2000.0 / 3},
+		{"per connection lifecycle", func(u *ServerUsage) { u.perConn(100_000) },
+			func(u *ServerUsage) [3]float64 {
+				return [3]float64{u.CPUMicrosPerConn, u.CPUUserMicrosPerConn, u.CPUSysMicrosPerConn}
+			}, 30, 10, 20},
+		{"none counted", func(u *ServerUsage) { u.perConn(0) },
+			func(u *ServerUsage) [3]float64 {
+				return [3]float64{u.CPUMicrosPerConn, u.CPUUserMicrosPerConn, u.CPUSysMicrosPerConn}
+			}, 0, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := newServerUsage(7, before, after)
+			tt.set(u)
+			got := tt.get(u)
+			want := [3]float64{tt.wantTotal, tt.wantUser, tt.wantSys}
+			for i := range got {
+				if math.Abs(got[i]-want[i]) > 1e-9*math.Max(1, want[i]) {
+					t.Errorf("total, user, sys = %v, want %v", got, want)
+					break
+				}
+			}
+		})
+	}
+}
+
+func TestServerUsageOldResult(t *testing.T) {
+	// A result written before user and system were recorded.
+	var u ServerUsage
+	if err := json.Unmarshal([]byte(`{"pid":1,"cpu_seconds":2.5,"cpu_percent":50,"cpu_us_per_msg":8.85}`), &u); err != nil {
+		t.Fatal(err)
+	}
+	if u.HasSplit() || u.CPUMicrosPerMsg != 8.85 {
+		t.Errorf("old result %+v: HasSplit %v, want false and its total kept", u, u.HasSplit())
+	}
+	if idle := (ServerUsage{}); !idle.HasSplit() {
+		t.Error("a server that used no CPU has a split: zero and zero")
 	}
 }
 

@@ -32,8 +32,8 @@ type Row struct {
 	LowerIsBetter bool   `json:"lower_is_better"`
 	Go            *Stat  `json:"go,omitempty"`
 	Node          *Stat  `json:"node,omitempty"`
-	// Ratio is Go's median over Node's; nil when either is missing or
-	// Node's is zero.
+	// Ratio is Go's median over Node's; nil when either is missing,
+	// Node's is zero or either is negative.
 	Ratio *float64 `json:"go_over_node,omitempty"`
 }
 
@@ -60,6 +60,14 @@ type GoalResult struct {
 	// Node); nil when the run lacks it.
 	Value *float64 `json:"value,omitempty"`
 	Met   bool     `json:"met"`
+	// Go and Against are the medians behind Value: Go's, and Node's or,
+	// with a Baseline, the Go server's in that scenario. Unit is theirs.
+	Go      *float64 `json:"go,omitempty"`
+	Against *float64 `json:"against,omitempty"`
+	Unit    string   `json:"unit,omitempty"`
+	// BesideRows are the rows of the Goal's Beside metrics, in its order;
+	// a metric the run lacks has a row without figures.
+	BesideRows []Row `json:"beside_rows,omitempty"`
 }
 
 // Report is everything REPORT.md and results.json show.
@@ -136,10 +144,7 @@ func Build(dir string) (*Report, error) {
 			row := Row{Metric: m.Name, Unit: m.Unit, LowerIsBetter: m.LowerIsBetter}
 			row.Go = stat(results[TargetGo], m)
 			row.Node = stat(results[TargetNode], m)
-			if row.Go != nil && row.Node != nil && row.Node.Median != 0 {
-				r := row.Go.Median / row.Node.Median
-				row.Ratio = &r
-			}
+			row.Ratio = ratio(row.Go, row.Node)
 			sr.Rows = append(sr.Rows, row)
 		}
 		rep.Scenarios = append(rep.Scenarios, sr)
@@ -154,17 +159,32 @@ func Build(dir string) (*Report, error) {
 func (rep *Report) check(g Goal) GoalResult {
 	res := GoalResult{Goal: g}
 	row := rep.row(g.Scenario, g.Metric)
+	if row != nil {
+		res.Unit = row.Unit
+		res.Go = medianOf(row.Go)
+	}
 	switch {
 	case row == nil:
 	case g.Baseline != "":
-		if base := rep.row(g.Baseline, g.Metric); row.Go != nil && base != nil && base.Go != nil && base.Go.Median != 0 {
-			r := row.Go.Median / base.Go.Median
+		if base := rep.row(g.Baseline, g.Metric); base != nil {
+			res.Against = medianOf(base.Go)
+		}
+		if res.Go != nil && res.Against != nil && *res.Against != 0 {
+			r := *res.Go / *res.Against
 			res.Value = &r
 		}
 	case g.Ratio:
+		res.Against = medianOf(row.Node)
 		res.Value = row.Ratio
-	case row.Go != nil:
-		res.Value = &row.Go.Median
+	default:
+		res.Value = res.Go
+	}
+	for _, b := range g.Beside {
+		if r := rep.row(g.Scenario, b.Metric); r != nil {
+			res.BesideRows = append(res.BesideRows, *r)
+		} else {
+			res.BesideRows = append(res.BesideRows, Row{Metric: b.Metric})
+		}
 	}
 	switch v := res.Value; {
 	case v == nil:
@@ -174,6 +194,25 @@ func (rep *Report) check(g Goal) GoalResult {
 		res.Met = *v >= g.Bound
 	}
 	return res
+}
+
+// ratio is goV's median over nodeV's. It compares two costs or two rates:
+// a figure below zero (a host-wide counter that other work on the host
+// moved down) has no ratio, nor has a zero denominator.
+func ratio(goV, nodeV *Stat) *float64 {
+	if goV == nil || nodeV == nil || nodeV.Median <= 0 || goV.Median < 0 {
+		return nil
+	}
+	r := goV.Median / nodeV.Median
+	return &r
+}
+
+// medianOf is s's median, or nil.
+func medianOf(s *Stat) *float64 {
+	if s == nil {
+		return nil
+	}
+	return &s.Median
 }
 
 // row returns the row of metric in scenario, or nil.
@@ -293,10 +332,12 @@ func readCommands(path string) (map[[2]string]string, error) {
 // Render executes the report template.
 func Render(w io.Writer, tmpl string, rep *Report) error {
 	t, err := template.New("report").Funcs(template.FuncMap{
-		"num":   formatNum,
-		"ratio": formatRatio,
-		"stat":  formatStat,
-		"goal":  formatGoalValue,
+		"num":         formatNum,
+		"ratio":       formatRatio,
+		"stat":        formatStat,
+		"goal":        formatGoalValue,
+		"goalGo":      func(g GoalResult) string { return formatGoalSide(g, true) },
+		"goalAgainst": func(g GoalResult) string { return formatGoalSide(g, false) },
 		"kinds": func(m map[string]int64) string {
 			keys := make([]string, 0, len(m))
 			for k := range m {
@@ -361,6 +402,59 @@ func formatGoalValue(g GoalResult) string {
 		return formatRatio(g.Value) + " Node"
 	}
 	return formatNum(*g.Value)
+}
+
+// formatGoalSide prints one side of a goal's comparison, Go's or the
+// other's (Node's, or the baseline scenario's), with its unit and its
+// Beside figures.
+func formatGoalSide(g GoalResult, goSide bool) string {
+	v := g.Against
+	if goSide {
+		v = g.Go
+	}
+	if v == nil {
+		return "—"
+	}
+	out := formatNum(*v) + withUnit(g.Unit)
+	if !goSide && g.Baseline != "" {
+		out += " (" + g.Baseline + ")"
+	}
+	if len(g.BesideRows) == 0 || !goSide && g.Baseline != "" {
+		return out
+	}
+	parts := make([]string, 0, len(g.BesideRows))
+	measured := false
+	for i, r := range g.BesideRows {
+		st := r.Node
+		if goSide {
+			st = r.Go
+		}
+		label := r.Metric
+		if i < len(g.Beside) {
+			label = g.Beside[i].Label
+		}
+		if st == nil {
+			parts = append(parts, label+" —")
+			continue
+		}
+		measured = true
+		parts = append(parts, label+" "+formatNum(st.Median)+withUnit(r.Unit))
+	}
+	if !measured {
+		return out + " (" + g.BesideLabel + ": not measured)"
+	}
+	return out + " (" + g.BesideLabel + ": " + strings.Join(parts, ", ") + ")"
+}
+
+// withUnit is the unit to print after a number.
+func withUnit(unit string) string {
+	switch unit {
+	case "":
+		return ""
+	case "%", "/s":
+		return unit
+	}
+	return " " + unit
 }
 
 // Main is `loadgen report`: it builds the report from -dir and writes the
