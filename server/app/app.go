@@ -194,6 +194,7 @@ func Run(stop context.Context, cfg *config.Config, logger *slog.Logger, emf io.W
 	if err := srv.CloseAll(shutdown, cfg.DrainSpread); err != nil {
 		errs = append(errs, err)
 	}
+	defer srv.Close()
 	for _, hs := range servers {
 		if err := hs.Shutdown(shutdown); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))

@@ -33,6 +33,8 @@ func TestReconnectsAndResumesAcrossServers(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a := transport.New(cfg, log, log, metrics.New(), quiet)
 	b := transport.New(cfg, log, log, metrics.New(), quiet)
+	t.Cleanup(a.Close)
+	t.Cleanup(b.Close)
 	var current atomic.Pointer[transport.Server]
 	current.Store(a)
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -118,6 +120,7 @@ func TestPublishAndErrorFrames(t *testing.T) {
 	}
 	log := hub.NewLog(100, 0)
 	srv := transport.New(cfg, log, log, metrics.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(srv.Close)
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
 	msgs := make(chan client.Message, 10)

@@ -51,6 +51,7 @@ func startPusherSite(t testing.TB, env map[string]string) *pusherSite {
 	log := hub.NewLog(cfg.HistorySize, hub.StartOffset(time.Now()))
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := transport.New(cfg, log, log, m, logger)
+	t.Cleanup(srv.Close)
 	app := pusher.New(cfg, srv, logger, pusher.Options{Registry: m.Registry})
 	ctx, cancel := context.WithCancel(context.Background())
 	go srv.Run(ctx)

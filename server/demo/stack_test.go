@@ -43,6 +43,7 @@ func newBackend(t testing.TB, log *hub.Log) *transport.Server {
 		t.Fatal(err)
 	}
 	srv := transport.New(cfg, log, log, metrics.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go srv.Run(ctx)

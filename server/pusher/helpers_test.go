@@ -66,6 +66,7 @@ func startAppWith(t testing.TB, env map[string]string, parts func(ctx context.Co
 	log := hub.NewLog(cfg.HistorySize, hub.StartOffset(time.Now()))
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := transport.New(cfg, log, log, m, logger)
+	t.Cleanup(srv.Close)
 	hooks := pusher.Webhooks(cfg, logger, m.Registry)
 	ctx, cancel := context.WithCancel(context.Background())
 	opts := pusher.Options{Registry: m.Registry, Webhooks: hooks}

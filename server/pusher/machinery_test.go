@@ -128,6 +128,7 @@ func TestLogsAndMetrics(t *testing.T) {
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	log := hub.NewLog(cfg.HistorySize, hub.StartOffset(time.Now()))
 	srv := transport.New(cfg, log, log, m, logger)
+	t.Cleanup(srv.Close)
 	app := pusher.New(cfg, srv, logger, pusher.Options{Registry: m.Registry})
 	mux := http.NewServeMux()
 	app.Routes(mux)

@@ -111,6 +111,7 @@ func startInMemory(b *testing.B, cfg *config.Config) (*transport.Server, *bufcon
 	m := metrics.New()
 	log := hub.NewLog(max(cfg.HistorySize, cfg.SendQueue+1), hub.StartOffset(time.Now()))
 	srv := transport.New(cfg, log, log, m, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b.Cleanup(srv.Close)
 	ln := bufconn.Listen(16 << 10)
 	hs := &http.Server{Handler: srv.Handler()}
 	go hs.Serve(ln)

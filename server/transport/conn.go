@@ -82,6 +82,13 @@ type Conn struct {
 	// awaitingPong is set when a ping goes out and cleared by any pong.
 	awaitingPong atomic.Bool
 
+	// polled says the connection parks on the server's poller when idle;
+	// watching is set while it is parked there, and slot is its place in
+	// the poller, under the poller's lock (see poller).
+	polled   bool
+	watching atomic.Bool
+	slot     uint32
+
 	// The rate limit, owned by the reading goroutine of the moment.
 	limiter *rate.Limiter
 	strikes int
@@ -113,9 +120,15 @@ func (c *Conn) start(resume bool, r *http.Request) {
 	case !c.raw.canWait():
 		go c.readAll()
 	case c.pipelined:
+		c.polled = c.srv.poll != nil && c.srv.poll.add(c)
 		go c.read()
 	default:
-		go c.await()
+		// A new connection, its greeting sent, usually has nothing to
+		// read yet: it parks at once, without a goroutine.
+		c.polled = c.srv.poll != nil && c.srv.poll.add(c)
+		if !c.polled || !c.park() {
+			go c.await()
+		}
 	}
 }
 

@@ -65,6 +65,7 @@ func startOn(t testing.TB, tune func(*config.Config), wrap func(net.Listener) ne
 		cancel()
 		hs.CloseClientConnections()
 		hs.Close()
+		srv.Close()
 	})
 	return &testServer{
 		Server:  srv,

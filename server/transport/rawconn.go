@@ -34,7 +34,10 @@ type rawConn struct {
 	many    [][]byte
 	written int
 	attempt func(fd uintptr) bool
-	ready   func(fd uintptr) bool
+	ready   func(fd uintptr) bool // for waitReadable, made on first use
+	// probe sets readyNow for peek; callers serialise peeks.
+	probe    func(fd uintptr)
+	readyNow bool
 }
 
 func newRawConn(nc net.Conn) *rawConn {
@@ -43,7 +46,7 @@ func newRawConn(nc net.Conn) *rawConn {
 		r.rc, _ = sc.SyscallConn()
 	}
 	r.attempt = r.writeOnce
-	r.ready = func(fd uintptr) bool { return readable(int(fd)) }
+	r.probe = func(fd uintptr) { r.readyNow = readable(int(fd)) }
 	return r
 }
 
@@ -164,7 +167,19 @@ func (r *rawConn) canWait() bool { return r.rc != nil && canPeek }
 // Its stack is a handful of small runtime frames, which is the point: an
 // idle connection's goroutine waits here rather than deep in the library.
 // Only for connections that canWait.
-func (r *rawConn) waitReadable() error { return r.rc.Read(r.ready) }
+func (r *rawConn) waitReadable() error {
+	if r.ready == nil {
+		r.ready = func(fd uintptr) bool { return readable(int(fd)) }
+	}
+	return r.rc.Read(r.ready)
+}
+
+// peek reports whether a read would return at once, without waiting. Only
+// for connections that canWait.
+func (r *rawConn) peek() (bool, error) {
+	err := r.rc.Control(r.probe)
+	return r.readyNow, err
+}
 
 // unwritten returns what remains of frames after the first n bytes.
 func unwritten(frames [][]byte, n int) [][]byte {

@@ -26,13 +26,14 @@ const (
 	headPeerClosed             // the client sent a close frame, to be answered
 )
 
-// await waits for the client's next frame. An idle connection spends its
-// life here, and a goroutine blocked here needs about 1 KiB of stack where
-// one blocked in the library's Read needs over 2 KiB, so its stack stays at
-// the 2 KiB minimum rather than growing to 4 KiB. Pings, pongs and the
-// client's close, the only frames an idle client sends, are taken here;
-// for anything else this goroutine becomes the reader of one message, and
-// a new await takes over after it.
+// await takes the client's next frames. Pings, pongs and the client's
+// close, the only frames an idle client sends, are taken here; for
+// anything else this goroutine becomes the reader of one message, and a
+// new await takes over after it. When nothing is left to read, the
+// connection parks on the poller and the goroutine ends: an idle
+// connection holds none (see poller). Where there is no poller, the
+// goroutine waits here instead, in a few small frames, so that its stack
+// stays at the 2 KiB minimum.
 func (c *Conn) await() {
 	fill := false
 	for {
@@ -48,12 +49,35 @@ func (c *Conn) await() {
 			c.read()
 			return
 		}
-		if err := c.raw.waitReadable(); err != nil {
+		if c.polled {
+			if c.park() {
+				return
+			}
+		} else if err := c.raw.waitReadable(); err != nil {
 			c.end(err) // the socket was closed under us
 			return
 		}
 		fill = true
 	}
+}
+
+// park hands the connection to the poller, which starts a new await when
+// input arrives, and reports whether the caller must stop reading: false
+// means input is already waiting, or the socket was closed, and the
+// caller is still the reader.
+func (c *Conn) park() bool {
+	c.watching.Store(true)
+	// Under gate: a parker that has just lost the connection to a new
+	// reader may still be peeking, and the probe's result is one field.
+	c.gate.Lock()
+	ready, err := c.raw.peek()
+	c.gate.Unlock()
+	if err == nil && !ready {
+		return true
+	}
+	// Whoever takes watching back is the reader: the poller or a close
+	// may have been quicker.
+	return !c.watching.CompareAndSwap(true, false)
 }
 
 // scan takes the complete pings and pongs at the head of the buffered
@@ -130,14 +154,25 @@ func (c *Conn) sendControl(frame []byte) error {
 	return c.raw.writeRest(c.srv.cfg.WriteTimeout, unwritten(frames, written), held)
 }
 
-// read reads one message with the library and acts on it, then goes back
-// to await on a new goroutine, whose stack starts small again.
+// read reads one message with the library and acts on it, then parks the
+// connection or goes back to await on a new goroutine, whose stack starts
+// small again.
 func (c *Conn) read() {
 	if err := c.handle(); err != nil {
 		c.end(err)
 		return
 	}
+	if c.polled && c.drained() && c.park() {
+		return
+	}
 	go c.await()
+}
+
+// drained reports whether nothing is buffered for await to take.
+func (c *Conn) drained() bool {
+	c.gate.Lock()
+	defer c.gate.Unlock()
+	return !c.closing && c.br.Buffered() == 0
 }
 
 // readAll reads with the library until the connection ends, for a socket

@@ -38,6 +38,7 @@ type Server struct {
 	metrics *metrics.Metrics
 	logger  *slog.Logger
 	sources *sourceGate // the per-source limits, applied before any WebSocket work
+	poll    *poller     // tells idle connections they are readable; nil where there is none
 
 	draining atomic.Bool
 	nextID   atomic.Uint64
@@ -51,6 +52,10 @@ type Server struct {
 // New returns a server that delivers the entries of log to its clients and
 // hands their messages to pub.
 func New(cfg *config.Config, log *hub.Log, pub Publisher, m *metrics.Metrics, logger *slog.Logger) *Server {
+	poll, err := newPoller()
+	if err != nil {
+		logger.Info("no poller: each idle connection keeps a goroutine", "err", err)
+	}
 	return &Server{
 		cfg:     cfg,
 		log:     log,
@@ -58,7 +63,16 @@ func New(cfg *config.Config, log *hub.Log, pub Publisher, m *metrics.Metrics, lo
 		metrics: m,
 		logger:  logger,
 		sources: newSourceGate(cfg, m, logger),
+		poll:    poll,
 		clients: make(map[*Conn]struct{}),
+	}
+}
+
+// Close releases the poller. Connections still open are not read any
+// more; call it once they are closed.
+func (s *Server) Close() {
+	if s.poll != nil {
+		s.poll.close()
 	}
 }
 
@@ -201,7 +215,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, p Protocol, prof
 		return nil
 	}
 	c = &Conn{srv: s, proto: p, profile: profile, opened: time.Now(), remote: client, forward: r.Header.Get("X-Forwarded-For"), release: release}
-	hj := &leanHijack{ResponseWriter: w}
+	hj := &leanHijack{ResponseWriter: w, c: c}
 	conn, err := websocket.Accept(hj, r, &websocket.AcceptOptions{
 		OriginPatterns: s.cfg.AllowedOrigins,
 		// Broadcast frames are encoded once and shared; per-connection
@@ -275,6 +289,7 @@ type leanHijack struct {
 	br        *bufio.Reader
 	pipelined bool // the client sent bytes right behind its handshake
 	switching bool // the library asked for the 101, held back until Hijack
+	c         *Conn
 }
 
 // WriteHeader holds back the 101 the library asks for just before it
@@ -314,7 +329,11 @@ func (w *leanHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		// longer uses, so that it costs no allocation.
 		w.raw.head = switchingProtocols(brw.Writer.AvailableBuffer(), w.Header())
 	}
-	return nc, bufio.NewReadWriter(w.br, bufio.NewWriterSize(w.raw, writeBuffer)), nil
+	lib := nc
+	if p := w.c.srv.poll; p != nil && w.raw.canWait() {
+		lib = p.wrap(nc, w.c)
+	}
+	return lib, bufio.NewReadWriter(w.br, bufio.NewWriterSize(w.raw, writeBuffer)), nil
 }
 
 // switchingProtocols appends the 101 response with header to dst.
