@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -84,7 +85,7 @@ func (p *poller) run() {
 	// descriptor is closed.
 	_ = p.rc.Read(func(fd uintptr) bool {
 		for {
-			n, err := unix.EpollWait(int(fd), events, 0)
+			n, err := epollPoll(int(fd), events)
 			if err == unix.EINTR {
 				continue
 			}
@@ -194,3 +195,13 @@ func (w *watchedConn) Close() error {
 
 // wrap returns nc as the library must hold it for c.
 func (p *poller) wrap(nc net.Conn, c *Conn) net.Conn { return &watchedConn{Conn: nc, c: c, p: p} }
+
+// epollPoll is epoll_wait with no timeout, raw like the socket calls in
+// syscall_linux.go, for the same reason.
+func epollPoll(epfd int, events []unix.EpollEvent) (int, error) {
+	r, _, errno := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), nil
+}
