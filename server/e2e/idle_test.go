@@ -13,12 +13,10 @@ import (
 	"github.com/wsfargate/websocket-service/server/internal/testproc"
 )
 
-// An idle connection's reader waits with the smallest stack the runtime
-// gives (2 KiB) rather than the 4 KiB a goroutine blocked in the library's
-// Read grows to, and no other goroutine; a client that has sent a ping
-// too. Measured in a server process built
-// without the race detector, whose instrumentation doubles stack frames;
-// the clients are raw sockets.
+// An idle connection holds no goroutine and so no stack: its socket is
+// parked on the server's epoll poller, which starts a reader only when
+// input arrives; a client that has sent a ping too. Measured in a server
+// process built without the race detector; the clients are raw sockets.
 func TestIdleConnectionCost(t *testing.T) {
 	const n = 1000
 	port, admin := testproc.FreePort(t), testproc.FreePort(t)
@@ -57,11 +55,14 @@ func TestIdleConnectionCost(t *testing.T) {
 	stack := (after["go_memstats_stack_inuse_bytes"] - before["go_memstats_stack_inuse_bytes"]) / n
 	goroutines := (after["go_goroutines"] - before["go_goroutines"]) / n
 	t.Logf("per idle connection: %.0f bytes of stack, %.2f goroutines", stack, goroutines)
-	if goroutines > 1.01 {
-		t.Errorf("%.2f goroutines per idle connection, want 1", goroutines)
+	// A few goroutines of the process's own may come and go meanwhile.
+	if goroutines > 0.01 {
+		t.Errorf("%.3f goroutines per idle connection, want none", goroutines)
 	}
-	if stack > 2.5*1024 {
-		t.Errorf("%.0f bytes of stack per idle connection, want about 2 KiB (at most 2.5 KiB)", stack)
+	// Stacks freed by the goroutines that served the upgrades stay in the
+	// runtime's cache for a while; a reader per connection would be 2 KiB.
+	if stack > 1024 {
+		t.Errorf("%.0f bytes of stack per idle connection, want none", stack)
 	}
 }
 
