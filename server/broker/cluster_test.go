@@ -132,11 +132,11 @@ func TestClusterSlotMoves(t *testing.T) {
 	}
 	seen := map[string]int{}
 	for j := range first {
-		if first[j].Offset != second[j].Offset || string(first[j].Frame) != string(second[j].Frame) {
-			t.Fatalf("entry %d: %s and %s", j, first[j].Frame, second[j].Frame)
+		if first[j].Offset != second[j].Offset || string(first[j].Frame()) != string(second[j].Frame()) {
+			t.Fatalf("entry %d: %s and %s", j, first[j].Frame(), second[j].Frame())
 		}
 		var f struct{ Message string }
-		if err := json.Unmarshal(first[j].Frame, &f); err != nil {
+		if err := json.Unmarshal(first[j].Frame(), &f); err != nil {
 			t.Fatal(err)
 		}
 		seen[f.Message]++
@@ -245,7 +245,7 @@ func TestClusterNodeChangesAddress(t *testing.T) {
 		seen := map[string]int{}
 		for _, e := range entries(tk.log, 0) {
 			var f struct{ Message string }
-			if err := json.Unmarshal(e.Frame, &f); err != nil {
+			if err := json.Unmarshal(e.Frame(), &f); err != nil {
 				t.Fatal(err)
 			}
 			seen[f.Message]++

@@ -146,8 +146,8 @@ func testTasksAgree(t *testing.T, tg target) {
 	for i, tk := range tasks[1:] {
 		got := entries(tk.log, 0)
 		for j := range got {
-			if got[j].Offset != first[j].Offset || string(got[j].Frame) != string(first[j].Frame) {
-				t.Fatalf("task %d entry %d: %s, task 0 has %s", i+1, j, got[j].Frame, first[j].Frame)
+			if got[j].Offset != first[j].Offset || string(got[j].Frame()) != string(first[j].Frame()) {
+				t.Fatalf("task %d entry %d: %s, task 0 has %s", i+1, j, got[j].Frame(), first[j].Frame())
 			}
 		}
 	}
@@ -155,7 +155,7 @@ func testTasksAgree(t *testing.T, tg target) {
 	next := map[float64]float64{}
 	for _, e := range first {
 		var f struct{ Message struct{ Task, N float64 } }
-		if err := json.Unmarshal(e.Frame, &f); err != nil {
+		if err := json.Unmarshal(e.Frame(), &f); err != nil {
 			t.Fatal(err)
 		}
 		if f.Message.N != next[f.Message.Task] {
@@ -221,7 +221,7 @@ func testEntriesSkipped(t *testing.T, tg target) {
 	}
 	waitFor(t, 5*time.Second, "the valid entry", func() bool { return len(entries(tk.log, 0)) == 1 })
 	time.Sleep(100 * time.Millisecond)
-	if got := entries(tk.log, 0); len(got) != 1 || string(got[0].Frame[:20]) != `{"message":{"ok":tru` {
+	if got := entries(tk.log, 0); len(got) != 1 || string(got[0].Frame()[:20]) != `{"message":{"ok":tru` {
 		t.Fatalf("log holds %d entries, want only the valid one", len(got))
 	}
 }
@@ -285,7 +285,7 @@ func testOutageAndRestart(t *testing.T, tg target) {
 	seen := map[string]int{}
 	for _, e := range entries(tk.log, 0) {
 		var f struct{ Message string }
-		if err := json.Unmarshal(e.Frame, &f); err != nil {
+		if err := json.Unmarshal(e.Frame(), &f); err != nil {
 			t.Fatal(err)
 		}
 		seen[f.Message]++
@@ -306,7 +306,7 @@ func countAcked(es []hub.Entry, acked []string) int {
 	in := map[string]bool{}
 	for _, e := range es {
 		var f struct{ Message string }
-		_ = json.Unmarshal(e.Frame, &f)
+		_ = json.Unmarshal(e.Frame(), &f)
 		in[f.Message] = true
 	}
 	n := 0

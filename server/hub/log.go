@@ -23,11 +23,9 @@ import (
 // Entry is one broadcast as every client receives it.
 type Entry struct {
 	Offset uint64
-	// Frame is the encoded JSON frame. It is shared by all readers and must
-	// not be modified.
-	Frame []byte
-	// Wire is Frame with its WebSocket header in front: the exact bytes
-	// every client is sent, framed once for all of them. Frame is its tail.
+	// Wire is the encoded JSON frame with its WebSocket header in front:
+	// the exact bytes every client is sent, framed once for all of them.
+	// It is shared by all readers and must not be modified.
 	Wire []byte
 	// At is when the entry was appended, for delivery latency.
 	At time.Time
@@ -35,6 +33,9 @@ type Entry struct {
 	// socket_id) that must not be sent this entry, or is empty.
 	Skip string
 }
+
+// Frame is the encoded JSON frame: Wire without its WebSocket header.
+func (e *Entry) Frame() []byte { return e.Wire[protocol.TextHeaderLen(e.Wire):] }
 
 // Log is a bounded ring of broadcast frames in increasing offset order.
 // Offsets need not be consecutive (a broker's may have gaps), only
@@ -56,6 +57,10 @@ type Log struct {
 	// frame appends the frame of payload at offset to dst.
 	frame func(dst, payload []byte, offset uint64) []byte
 }
+
+// recentScan is how many of the newest entries Read looks at one by one
+// before it searches.
+const recentScan = 4
 
 // firstRing is the ring's size before it first grows.
 const firstRing = 8
@@ -151,7 +156,7 @@ func (l *Log) AppendAt(offset uint64, payload json.RawMessage) bool {
 func (l *Log) insert(off uint64, payload []byte, skip string) []*Waiter {
 	buf := l.frame(make([]byte, protocol.MaxHeader, protocol.MaxHeader+len(payload)+48), payload, off)
 	start := protocol.PutTextHeader(buf, len(buf)-protocol.MaxHeader)
-	e := Entry{Offset: off, Frame: buf[protocol.MaxHeader:], Wire: buf[start:], At: l.now(), Skip: skip}
+	e := Entry{Offset: off, Wire: buf[start:], At: l.now(), Skip: skip}
 	if l.n == len(l.ring) && l.n < l.capacity {
 		l.grow()
 	}
@@ -301,7 +306,15 @@ func (l *Log) Read(after uint64, dst []Entry) ([]Entry, int, ReadResult) {
 		return dst, 0, Gone
 	}
 	at := func(i int) *Entry { return &l.ring[(l.oldest+i)%len(l.ring)] }
-	first := sort.Search(l.n, func(i int) bool { return at(i).Offset > after })
+	// A reader that keeps up is one or a few entries behind: look back
+	// from the newest entry before searching the whole ring.
+	first := l.n
+	for first > 0 && l.n-first < recentScan && at(first-1).Offset > after {
+		first--
+	}
+	if first > 0 && at(first-1).Offset > after {
+		first = sort.Search(first, func(i int) bool { return at(i).Offset > after })
+	}
 	for i := first; i < l.n && len(dst) < cap(dst); i++ {
 		dst = append(dst, *at(i))
 	}

@@ -42,14 +42,50 @@ func TestLogRead(t *testing.T) {
 			for _, e := range got {
 				offs = append(offs, e.Offset)
 				want := fmt.Sprintf(`{"message":%d,"offset":"%d"}`, e.Offset-floor-1, e.Offset)
-				if string(e.Frame) != want {
-					t.Errorf("frame %s, want %s", e.Frame, want)
+				if string(e.Frame()) != want {
+					t.Errorf("frame %s, want %s", e.Frame(), want)
 				}
 			}
 			if fmt.Sprint(offs) != fmt.Sprint(tt.want) || res != tt.wantRes || behind != tt.wantBehind {
 				t.Fatalf("Read(%d) = %v behind %d res %v, want %v behind %d res %v", tt.after, offs, behind, res, tt.want, tt.wantBehind, tt.wantRes)
 			}
 		})
+	}
+}
+
+// Read finds the first entry after any cursor, near the newest entry (where
+// readers that keep up are) or deep in the ring, with offsets that have
+// gaps between them.
+func TestLogReadFindsEveryCursor(t *testing.T) {
+	l := hub.NewLog(32, 0)
+	var offsets []uint64
+	for i := range 40 { // the ring keeps the last 32
+		off := uint64(10 + 3*i)
+		l.AppendAt(off, json.RawMessage(`{}`))
+		offsets = append(offsets, off)
+	}
+	kept := offsets[len(offsets)-32:]
+	for after := kept[0] - 1; after <= kept[len(kept)-1]; after++ {
+		var want []uint64
+		for _, off := range kept {
+			if off > after && len(want) < 5 {
+				want = append(want, off)
+			}
+		}
+		behind := 0
+		for _, off := range kept {
+			if off > after {
+				behind++
+			}
+		}
+		got, gotBehind, res := l.Read(after, make([]hub.Entry, 0, 5))
+		var offs []uint64
+		for _, e := range got {
+			offs = append(offs, e.Offset)
+		}
+		if res != hub.Ready || gotBehind != behind || fmt.Sprint(offs) != fmt.Sprint(want) {
+			t.Fatalf("Read(%d) = %v behind %d res %v, want %v behind %d", after, offs, gotBehind, res, want, behind)
+		}
 	}
 }
 
@@ -119,7 +155,7 @@ func TestEntriesShareOneEncoding(t *testing.T) {
 	l.Append(json.RawMessage(`{"a":1}`))
 	a, _, _ := l.Read(0, make([]hub.Entry, 0, 1))
 	b, _, _ := l.Read(0, make([]hub.Entry, 0, 1))
-	if &a[0].Frame[0] != &b[0].Frame[0] {
+	if &a[0].Frame()[0] != &b[0].Frame()[0] {
 		t.Fatal("two readers got different copies of one broadcast")
 	}
 }
@@ -145,8 +181,8 @@ func TestRingGrowsToCapacity(t *testing.T) {
 		t.Fatalf("read after 150: %d entries, %d pending, result %v; want the last 100", len(got), pending, res)
 	}
 	for i, e := range got {
-		if want := strconv.Itoa(150 + i); e.Offset != uint64(151+i) || string(e.Frame) != want {
-			t.Fatalf("entry %d: offset %d frame %q, want %d %q", i, e.Offset, e.Frame, 151+i, want)
+		if want := strconv.Itoa(150 + i); e.Offset != uint64(151+i) || string(e.Frame()) != want {
+			t.Fatalf("entry %d: offset %d frame %q, want %d %q", i, e.Offset, e.Frame(), 151+i, want)
 		}
 	}
 	if _, _, res := l.Read(149, nil); res != hub.Gone {
@@ -180,7 +216,7 @@ func TestForget(t *testing.T) {
 	}
 	l.AppendFrame([]byte("b"), "") // wakes both
 	got, _, res := l.Read(1, make([]hub.Entry, 0, 4))
-	if res != hub.Ready || len(got) != 1 || string(got[0].Frame) != "b" {
+	if res != hub.Ready || len(got) != 1 || string(got[0].Frame()) != "b" {
 		t.Fatalf("after forgetting, the next entry reads as %v %v", got, res)
 	}
 }

@@ -29,6 +29,19 @@ func PutTextHeader(buf []byte, n int) int {
 	}
 }
 
+// TextHeaderLen returns the length of the header at the start of frame, a
+// frame PutTextHeader framed.
+func TextHeaderLen(frame []byte) int {
+	switch frame[1] {
+	case 126:
+		return 4
+	case 127:
+		return 10
+	default:
+		return 2
+	}
+}
+
 // TextFrame returns msg framed as one unmasked text frame.
 func TextFrame(msg []byte) []byte {
 	buf := make([]byte, MaxHeader, MaxHeader+len(msg))

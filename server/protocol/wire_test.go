@@ -56,6 +56,9 @@ func FuzzTextFrame(f *testing.F) {
 		if (n < 126 && hdr != 2) || (n >= 126 && n <= 0xFFFF && hdr != 4) {
 			t.Fatalf("n=%d used a %d-byte header", n, hdr)
 		}
+		if got := protocol.TextHeaderLen(frame); got != hdr {
+			t.Fatalf("TextHeaderLen = %d, want %d", got, hdr)
+		}
 	})
 }
 

@@ -278,15 +278,19 @@ func (c *Conn) writeFailed(err error) {
 }
 
 // ping sends a ping without waiting for the socket. The pong is not waited
-// for either: Server.Run checks awaitingPong PING_TIMEOUT later. A socket
-// that cannot take two bytes now gets them from a goroutine that waits as
-// long as the write timeout allows.
+// for either: Server.Run checks awaitingPong PING_TIMEOUT later.
 func (c *Conn) ping() {
 	if c.over.Load() {
 		return
 	}
 	c.awaitingPong.Store(true)
-	frames := c.profile.Ping
+	c.writeSoon(c.profile.Ping)
+}
+
+// writeSoon writes frames without waiting for the socket: what it cannot
+// take now a goroutine writes, waiting as long as the write timeout
+// allows.
+func (c *Conn) writeSoon(frames [][]byte) {
 	written, complete, held := c.raw.tryWrite(frames)
 	if complete {
 		return

@@ -24,6 +24,10 @@ type feed struct {
 	stopped atomic.Bool // set by Stop: an unsubscribed feed writes nothing more
 }
 
+// wakeBatch bounds what a wake writes; a feed further behind is caught up
+// by writeLoop.
+const wakeBatch = 4
+
 // Feed is a connection's subscription to one log, for protocol adapters.
 type Feed = feed
 
@@ -76,13 +80,15 @@ func (f *feed) wake() {
 		return
 	}
 	c, s := f.c, f.c.srv
-	var buf [batchSize]hub.Entry
+	// A client that keeps up is an entry or two behind; these arrays are
+	// zeroed on every wake, so they stay small.
+	var buf [wakeBatch]hub.Entry
 	batch, behind, res := f.log.Read(f.cursor, buf[:0])
 	if res != hub.Ready || behind > s.cfg.SendQueue || behind != len(batch) || len(batch) == 0 {
 		go f.writeLoop() // eviction, a backlog longer than a batch, or a race
 		return
 	}
-	var wire [batchSize][]byte
+	var wire [wakeBatch][]byte
 	frames := c.frames(batch, wire[:0])
 	if len(frames) == 0 { // every entry was the connection's own
 		f.delivered(batch[len(batch)-1], 0, batch[0].At)

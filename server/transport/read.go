@@ -82,8 +82,9 @@ func (c *Conn) park() bool {
 
 // scan takes the complete pings and pongs at the head of the buffered
 // input and reports what follows; for a client's close it returns the
-// reply to send and what the client said. It never blocks: it reads the socket only when fill says
-// the socket is readable, and then reads what is there.
+// reply to send and what the client said. It never blocks: it reads the
+// socket only when fill says the socket is readable, and then reads what
+// is there.
 func (c *Conn) scan(fill bool) (head, []byte, websocket.CloseError) {
 	c.gate.Lock()
 	defer c.gate.Unlock()
@@ -110,7 +111,7 @@ func (c *Conn) scan(fill bool) (head, []byte, websocket.CloseError) {
 		frame, _ := c.br.Peek(size)
 		switch op {
 		case protocol.OpPing:
-			go c.answer(protocol.PongFor(frame))
+			c.writeSoon([][]byte{protocol.PongFor(frame)})
 		case protocol.OpPong:
 			c.awaitingPong.Store(false)
 		case protocol.OpClose:
@@ -131,14 +132,6 @@ func (c *Conn) scan(fill bool) (head, []byte, websocket.CloseError) {
 // answerClose sends the reply to the client's close frame.
 func (c *Conn) answerClose(reply []byte) {
 	if err := c.sendControl(reply); err != nil {
-		c.writeFailed(err)
-	}
-}
-
-// answer writes the pong for a client's ping, on a goroutine of its own so
-// that await's stack stays small.
-func (c *Conn) answer(pong []byte) {
-	if err := c.sendControl(pong); err != nil {
 		c.writeFailed(err)
 	}
 }
