@@ -104,7 +104,7 @@ func Run(stop context.Context, cfg *config.Config, logger *slog.Logger, emf io.W
 		}
 	}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := transport.Listen(ctx, cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on ADDR %s: %w", cfg.Addr, err)
 	}

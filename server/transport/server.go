@@ -375,3 +375,13 @@ func (s *Server) remove(c *Conn) {
 		s.gone = nil
 	}
 }
+
+// Listen opens the public listener. Its connections get no TCP keepalive:
+// the server pings every WebSocket itself (Run), within the load
+// balancer's idle timeout, and the HTTP API's idle connections have
+// net/http's IdleTimeout, so the four setsockopt calls that Go's default
+// keepalive costs on every accepted connection would buy nothing.
+func Listen(ctx context.Context, addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAlive: -1}
+	return lc.Listen(ctx, "tcp", addr)
+}
