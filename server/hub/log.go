@@ -12,6 +12,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -193,6 +194,13 @@ func (l *Log) grow() {
 // lock, since waking readers read the log and park again.
 func (l *Log) wake(parked []*Waiter) {
 	l.mu.Unlock()
+	if len(parked) > 0 {
+		// Let the goroutines that have entries ready to append go first:
+		// they find no reader parked and only append. Each reader then
+		// writes all those entries in one system call rather than one
+		// call for each.
+		runtime.Gosched()
+	}
 	for _, w := range parked {
 		w.wake()
 	}

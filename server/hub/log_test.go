@@ -3,6 +3,7 @@ package hub_test
 import (
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -218,5 +219,46 @@ func TestForget(t *testing.T) {
 	got, _, res := l.Read(1, make([]hub.Entry, 0, 4))
 	if res != hub.Ready || len(got) != 1 || string(got[0].Frame()) != "b" {
 		t.Fatalf("after forgetting, the next entry reads as %v %v", got, res)
+	}
+}
+
+// Goroutines that append at the same moment are written to a parked
+// reader together: the first to append lets the others go before it wakes
+// the reader, which then reads all their entries at once (one system call
+// for all of them in the transport) rather than one wake for each.
+func TestConcurrentAppendsWakeAReaderOnce(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // one core, as in a one-vCPU task
+	const appenders = 20
+	l := hub.NewLog(64, 0)
+	var w *hub.Waiter
+	var cursor uint64
+	var wakes, entries int
+	buf := make([]hub.Entry, 0, 64)
+	w = hub.NewWaiter(func() {
+		batch, _, _ := l.Read(cursor, buf[:0])
+		wakes++
+		entries += len(batch)
+		cursor = batch[len(batch)-1].Offset
+		l.Park(cursor, w)
+	})
+	l.Park(l.Head(), w)
+	start := make(chan struct{})
+	var done sync.WaitGroup
+	for range appenders {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			<-start
+			l.Append(json.RawMessage(`{}`))
+		}()
+	}
+	close(start)
+	done.Wait()
+	if entries != appenders {
+		t.Fatalf("the reader read %d entries, want %d", entries, appenders)
+	}
+	t.Logf("%d entries from %d appenders in %d wakes", entries, appenders, wakes)
+	if wakes > appenders/2 {
+		t.Errorf("%d wakes for %d concurrent appends: the appends were not gathered", wakes, appenders)
 	}
 }
