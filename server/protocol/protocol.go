@@ -11,11 +11,19 @@ import (
 	"strconv"
 )
 
-// Hello is the first frame on every connection.
-var hello = []byte(`{"connection":"ok"}`)
+// Hello is the first frame on every connection; helloFrame is it framed,
+// once for every connection.
+var (
+	hello      = []byte(`{"connection":"ok"}`)
+	helloFrame = TextFrame(hello)
+)
 
 // Hello returns the greeting frame. The caller must not modify it.
 func Hello() []byte { return hello }
+
+// HelloFrame returns Hello as a WebSocket text frame. The caller must not
+// modify it.
+func HelloFrame() []byte { return helloFrame }
 
 // HelloResumed is the greeting on a resumed connection whose history is
 // intact: replay says how many messages from history come before the live

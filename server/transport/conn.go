@@ -134,11 +134,13 @@ func (c *Conn) start(resume bool, r *http.Request) {
 
 // greet sends the seed protocol's greeting and starts the room's feed.
 func (c *Conn) greet(resume bool) error {
-	hello, failed := protocol.Hello(), ""
+	hello, failed := protocol.HelloFrame(), ""
 	if resume {
-		hello, failed = c.resume()
+		var msg []byte
+		msg, failed = c.resume()
+		hello = protocol.TextFrame(msg)
 	}
-	if err := c.write(hello); err != nil {
+	if err := c.raw.writeFrames(c.srv.cfg.WriteTimeout, hello); err != nil {
 		return err
 	}
 	if failed != "" {
@@ -314,13 +316,15 @@ func (c *Conn) finish(err error) {
 	by := "server"
 	if code == 0 {
 		by = "client"
-		code = websocket.CloseStatus(err)
-		if code == -1 {
-			code = statusNoFrame
+		code, reason = statusNoFrame, ""
+		// A close answered by await comes as it is; only the library's
+		// errors need unwrapping, which costs allocations.
+		ce, ok := err.(websocket.CloseError)
+		if !ok {
+			ok = errors.As(err, &ce)
 		}
-		var ce websocket.CloseError
-		if errors.As(err, &ce) {
-			reason = ce.Reason
+		if ok {
+			code, reason = ce.Code, ce.Reason
 		}
 	}
 	c.srv.metrics.ObserveClose(int(code))

@@ -166,7 +166,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	cursor := s.log.Head()
 	resume := false
-	if v := r.URL.Query().Get("since"); v != "" {
+	if v := sinceParam(r); v != "" {
 		since, err := protocol.ParseOffset(v)
 		if err != nil {
 			s.refuse(w, http.StatusBadRequest, "bad_request", "since: "+err.Error())
@@ -182,6 +182,15 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	c.room = feed{c: c, log: s.log, cursor: cursor}
 	c.room.waiter = hub.NewWaiter(c.room.wake)
 	c.start(resume, r)
+}
+
+// sinceParam returns the since query parameter, without parsing a query
+// that is not there: most connections have none.
+func sinceParam(r *http.Request) string {
+	if r.URL.RawQuery == "" {
+		return ""
+	}
+	return r.URL.Query().Get("since")
 }
 
 // Upgrade takes the request's WebSocket for a protocol adapter and serves it
