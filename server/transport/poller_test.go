@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -54,9 +55,17 @@ func rawDial(addr string) (*rawClient, error) {
 			nc.Close()
 			return nil, fmt.Errorf("handshake answered %q", c.buf[:end])
 		}
+		if !bytes.Contains(c.buf[:end+2], []byte(": s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n")) { // RFC 6455's example key
+			nc.Close()
+			return nil, fmt.Errorf("101 without the right Sec-WebSocket-Accept: %q", c.buf[:end])
+		}
 		frame := c.buf[end+4 : got]
 		if len(frame) >= 2 && len(frame) == 2+int(frame[1]) {
-			return c, nil // the greeting, whole
+			if !bytes.Equal(frame[2:], []byte(`{"connection":"ok"}`)) {
+				nc.Close()
+				return nil, fmt.Errorf("greeting %q", frame[2:])
+			}
+			return c, nil
 		}
 	}
 }
@@ -83,7 +92,7 @@ func (c *rawClient) send(op byte, payload []byte) error {
 // next reads one short frame from the server: its opcode and payload.
 func (c *rawClient) next() (byte, []byte, error) {
 	head := c.buf[:2]
-	if _, err := ioReadFull(c.nc, head); err != nil {
+	if _, err := io.ReadFull(c.nc, head); err != nil {
 		return 0, nil, err
 	}
 	op, n := head[0]&0x0f, int(head[1])
@@ -91,7 +100,7 @@ func (c *rawClient) next() (byte, []byte, error) {
 		return 0, nil, fmt.Errorf("frame of %d bytes, want a short one", n)
 	}
 	payload := c.buf[2 : 2+n]
-	if _, err := ioReadFull(c.nc, payload); err != nil {
+	if _, err := io.ReadFull(c.nc, payload); err != nil {
 		return 0, nil, err
 	}
 	return op, payload, nil
