@@ -52,7 +52,8 @@ func writeCalls(t *testing.T) int64 {
 
 // maxLifecycleAllocs bounds the allocations of one connection's life in
 // this process, the raw client's included: 134 when it was set (139 under
-// the race detector); 184 with the library answering the client's close.
+// the race detector); about 50 more with the library answering the
+// client's close.
 const maxLifecycleAllocs = 145
 
 // A connection's life (upgrade, greeting, the client's close) costs the
