@@ -116,19 +116,19 @@ func (c *Conn) start(resume bool, r *http.Request) {
 		c.end(err)
 		return
 	}
-	switch {
-	case !c.raw.canWait():
+	if !c.raw.canWait() {
 		go c.readAll()
+		return
+	}
+	c.polled = c.srv.poll != nil && c.srv.poll.add(c)
+	switch {
 	case c.pipelined:
-		c.polled = c.srv.poll != nil && c.srv.poll.add(c)
 		go c.read()
-	default:
+	case !c.polled || !c.park():
 		// A new connection, its greeting sent, usually has nothing to
-		// read yet: it parks at once, without a goroutine.
-		c.polled = c.srv.poll != nil && c.srv.poll.add(c)
-		if !c.polled || !c.park() {
-			go c.await()
-		}
+		// read yet and parks at once, without a goroutine; this is the
+		// other case.
+		go c.await()
 	}
 }
 
