@@ -25,9 +25,9 @@ import (
 // Teardown is what must be right: a descriptor number reused by a new
 // connection must never deliver the old one's events. Three rules see to
 // it:
-//   - every epoll_ctl on a connection's descriptor runs inside
-//     RawConn.Control, which holds the descriptor open for the call, so the
-//     number cannot be closed and reused under it;
+//   - every epoll_ctl runs inside RawConn.Control of both the connection's
+//     descriptor and the epoll one, which holds them open for the call, so
+//     neither number can be closed and reused under it;
 //   - a connection leaves the set (forget: EPOLL_CTL_DEL) before its
 //     socket is closed (watchedConn.Close), and its slot's generation is
 //     bumped under the lock at the same time;
@@ -42,9 +42,8 @@ import (
 // watchedConn.Close (the socket is closing and someone must end the
 // connection). Whoever takes it runs the only reader.
 type poller struct {
-	f    *os.File // the epoll descriptor, in the runtime's netpoller
-	rc   syscall.RawConn
-	epfd int
+	f  *os.File // the epoll descriptor, in the runtime's netpoller
+	rc syscall.RawConn
 
 	mu    sync.Mutex
 	conns []*Conn  // by slot; slot 0 is never used
@@ -69,7 +68,7 @@ func newPoller() (*poller, error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("epoll descriptor: %w", err)
 	}
-	p := &poller{f: f, rc: rc, epfd: epfd, conns: make([]*Conn, 1), gens: make([]uint32, 1)}
+	p := &poller{f: f, rc: rc, conns: make([]*Conn, 1), gens: make([]uint32, 1)}
 	go p.run()
 	return p, nil
 }
@@ -122,16 +121,31 @@ func (p *poller) dispatch(events []unix.EpollEvent, woken []*Conn) {
 // false means c is read by goroutines that wait on their own.
 func (p *poller) add(c *Conn) bool {
 	slot, gen := p.take(c)
-	var err error
-	ctl := c.raw.rc.Control(func(fd uintptr) {
-		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(slot), Pad: int32(gen)}
-		err = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev)
-	})
-	if ctl != nil || err != nil {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(slot), Pad: int32(gen)}
+	if err := p.ctl(unix.EPOLL_CTL_ADD, c, &ev); err != nil {
 		p.release(c)
 		return false
 	}
 	return true
+}
+
+// ctl runs epoll_ctl for c's socket with both descriptors held open for
+// the call: neither number can be closed and reused under it, the
+// poller's own included (after close, ctl fails).
+func (p *poller) ctl(op int, c *Conn, ev *unix.EpollEvent) error {
+	var err error
+	held := p.rc.Control(func(epfd uintptr) {
+		held := c.raw.rc.Control(func(fd uintptr) {
+			err = unix.EpollCtl(int(epfd), op, int(fd), ev)
+		})
+		if err == nil {
+			err = held
+		}
+	})
+	if held != nil {
+		return held
+	}
+	return err
 }
 
 // take gives c a slot, and returns it with its generation.
@@ -154,9 +168,7 @@ func (p *poller) forget(c *Conn) {
 	if !p.release(c) {
 		return
 	}
-	_ = c.raw.rc.Control(func(fd uintptr) {
-		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
-	})
+	_ = p.ctl(unix.EPOLL_CTL_DEL, c, nil)
 }
 
 // release lets go of c's slot, if it has one, so that events already read
