@@ -63,6 +63,14 @@ type Log struct {
 // before it searches.
 const recentScan = 4
 
+// gatherReaders is how many parked readers make it worth yielding before
+// waking them, so that concurrent appends reach them together: the yield
+// delays this append's delivery, and what it saves, a write per reader for
+// each entry gathered, grows with the readers. A Pusher channel of a few
+// subscribers, appended to by an API request with other channels to go,
+// is better served at once (its delivery p99 doubled with the yield).
+const gatherReaders = 32
+
 // firstRing is the ring's size before it first grows.
 const firstRing = 8
 
@@ -194,7 +202,7 @@ func (l *Log) grow() {
 // lock, since waking readers read the log and park again.
 func (l *Log) wake(parked []*Waiter) {
 	l.mu.Unlock()
-	if len(parked) > 0 {
+	if len(parked) >= gatherReaders {
 		// Let the goroutines that have entries ready to append go first:
 		// they find no reader parked and only append. Each reader then
 		// writes all those entries in one system call rather than one
