@@ -254,3 +254,48 @@ func TestPollerUnderChurn(t *testing.T) {
 	// Every connection that ended was noticed by the server.
 	eventually(t, 10*time.Second, "every connection closed on the server", func() bool { return srv.Connections() == 0 })
 }
+
+// The client's close frame is answered by the server itself: a legal one
+// is echoed, code and reason; one RFC 6455 forbids is left to the library,
+// which answers 1002 (protocol error) with a reason of its own. The
+// library echoes a reason that is not UTF-8, as it did before.
+func TestClientCloseFrames(t *testing.T) {
+	srv := start(t, nil)
+	addr := strings.TrimPrefix(srv.HTTP, "http://")
+	protocolError := []byte{0x03, 0xea}
+	tests := []struct {
+		name    string
+		payload []byte
+		want    []byte // the server's close payload, or its start for a 1002
+	}{
+		{"code and reason echoed", []byte("\x0f\xa0bye"), []byte("\x0f\xa0bye")},
+		{"no code echoed empty", nil, nil},
+		{"one byte", []byte{0x03}, protocolError},
+		{"1005 may not be sent", []byte{0x03, 0xed}, protocolError},
+		{"below the defined codes", []byte{0x03, 0xe7}, protocolError},
+		{"reason not UTF-8, echoed by the library", []byte{0x03, 0xe8, 0xff}, []byte{0x03, 0xe8, 0xff}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := rawDial(addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.nc.Close()
+			if err := c.send(0x8, tt.payload); err != nil {
+				t.Fatal(err)
+			}
+			op, payload, err := c.next()
+			if err != nil || op != 0x8 {
+				t.Fatalf("answer: opcode %#x, %v; want a close frame", op, err)
+			}
+			match := bytes.Equal(payload, tt.want)
+			if bytes.Equal(tt.want, protocolError) {
+				match = bytes.HasPrefix(payload, protocolError)
+			}
+			if !match {
+				t.Errorf("close payload % x, want % x", payload, tt.want)
+			}
+		})
+	}
+}
